@@ -1,0 +1,1 @@
+"""podclips: exact, shareable podcast audio clips."""

@@ -1,0 +1,81 @@
+"""Every setting podclips reads, from environment variables, in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Mapping
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    mongodb_uri: str | None  # None: the embedded server under `home`
+    mongodb_db: str
+    episodes_collection: str
+    chunks_collection: str
+    storage: str  # "s3" or "local"
+    source_bucket: str
+    clips_bucket: str
+    s3_endpoint_url: str | None
+    aws_region: str
+    clips_public_base_url: str | None
+    api_base_url: str  # where the local API serves files of the local store
+    ffmpeg_binary: str | None
+    clip_url_ttl_seconds: int
+    rate_limit_per_ip_per_minute: int
+    rate_limit_per_key_per_hour: int
+
+    @property
+    def embedded(self) -> bool:
+        """True when running on the embedded stack (no external MongoDB named)."""
+        return self.mongodb_uri is None
+
+    @property
+    def local_objects_dir(self) -> Path:
+        return self.home / "objects"
+
+    @property
+    def embedded_mongo_dir(self) -> Path:
+        return self.home / "mongodb"
+
+    def with_overrides(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        mongodb_uri = env.get("MONGODB_URI") or None
+        # On embedded defaults the local object store is the only one that exists.
+        storage = env.get("PODCLIPS_STORAGE") or ("local" if mongodb_uri is None else "s3")
+        if storage not in ("s3", "local"):
+            raise ValueError(f"PODCLIPS_STORAGE must be 's3' or 'local', got {storage!r}")
+        return cls(
+            home=Path(env.get("PODCLIPS_HOME") or "./.podclips").resolve(),
+            mongodb_uri=mongodb_uri,
+            mongodb_db=env.get("MONGODB_DB") or "podinsight",
+            episodes_collection=env.get("EPISODES_COLLECTION") or "episode_metadata",
+            chunks_collection=env.get("CHUNKS_COLLECTION") or "transcript_chunks_768d",
+            storage=storage,
+            source_bucket=env.get("S3_SOURCE_BUCKET") or "pod-insights-raw",
+            clips_bucket=env.get("S3_CLIPS_BUCKET") or "pod-insights-clips",
+            s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+            aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            clips_public_base_url=(env.get("CLIPS_PUBLIC_BASE_URL") or "").rstrip("/") or None,
+            api_base_url=(env.get("PODCLIPS_API_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            ffmpeg_binary=env.get("FFMPEG_BINARY") or None,
+            clip_url_ttl_seconds=_int(env, "CLIP_URL_TTL_SECONDS", 24 * 3600),
+            rate_limit_per_ip_per_minute=_int(env, "RATE_LIMIT_PER_IP_PER_MINUTE", 10),
+            rate_limit_per_key_per_hour=_int(env, "RATE_LIMIT_PER_KEY_PER_HOUR", 100),
+        )

@@ -1,0 +1,193 @@
+"""The one place a clip is made: look it up, confirm it, else cut, store, record.
+
+Every door (Dagster asset, sidecar API, CLI) calls `ClipService.ensure_clip`.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from podclips_dagster.core.audio.cutter import cut_clip
+from podclips_dagster.core.audio.ffmpeg import find_ffmpeg
+from podclips_dagster.core.spec import ClipSpec
+from podclips_dagster.core.storage import open_storage
+from podclips_dagster.core.stores.catalogue import Catalogue, Chunk, Episode
+from podclips_dagster.core.stores.clip_records import ClipRecords
+from podclips_dagster.core.stores.frame_indexes import MongoFrameIndexStore
+from podclips_dagster.core.stores.mongo import database_for
+
+log = logging.getLogger("podclips.service")
+
+AUDIO_CLIPS_COLLECTION = "audio_clips"
+FRAME_INDEX_COLLECTION = "audio_frame_indexes"
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """A clip that exists in storage, and how this call got it."""
+
+    spec: ClipSpec
+    audio_url: str
+    s3_url: str
+    public_url: str | None
+    start_time: float
+    end_time: float
+    duration: float
+    file_size_bytes: int
+    processing_time_ms: int
+    generated_at: datetime
+    cached: bool
+    bytes_read: int = 0  # from the source, by this call (0 on a hit)
+    source_format: str | None = None
+    strategy: str | None = None
+
+    @property
+    def partition_key(self) -> str:
+        return self.spec.partition_key
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        spec = out.pop("spec")
+        out.update(episode_id=spec["episode_id"], chunk_index=spec["chunk_index"],
+                   duration_seconds=spec["duration_seconds"], partition_key=self.partition_key,
+                   generated_at=self.generated_at.isoformat())
+        return out
+
+
+@dataclass(frozen=True)
+class ResolvedClip:
+    spec: ClipSpec
+    episode: Episode
+    chunk: Chunk
+
+
+class ClipService:
+    def __init__(self, settings, db, storage, ffmpeg: str | None = None):
+        self.settings = settings
+        self.db = db
+        self.storage = storage
+        self.catalogue = Catalogue(db, settings.episodes_collection, settings.chunks_collection)
+        self.records = ClipRecords(db[AUDIO_CLIPS_COLLECTION])
+        self.frame_indexes = MongoFrameIndexStore(db[FRAME_INDEX_COLLECTION])
+        self.clips_bucket = storage.bucket(settings.clips_bucket, public=True)
+        self._ffmpeg = ffmpeg or settings.ffmpeg_binary
+        self._indexes_ready = False
+
+    @classmethod
+    def from_settings(cls, settings) -> "ClipService":
+        return cls(settings, database_for(settings), open_storage(settings))
+
+    @property
+    def ffmpeg(self) -> str:
+        if self._ffmpeg is None or "/" not in self._ffmpeg:
+            self._ffmpeg = find_ffmpeg(self._ffmpeg)
+        return self._ffmpeg
+
+    def ensure_indexes(self) -> None:
+        if not self._indexes_ready:
+            self.records.ensure_indexes()
+            self._indexes_ready = True
+
+    def resolve(self, episode_id: str, chunk_index: int, duration: int = 30) -> ResolvedClip:
+        """Validate a request against the catalogue; the spec uses the episode's guid."""
+        ClipSpec(episode_id, chunk_index, duration)  # shape checks before any query
+        episode = self.catalogue.episode(episode_id)
+        chunk = self.catalogue.chunk(episode, chunk_index)
+        return ResolvedClip(ClipSpec(episode.guid, chunk_index, duration), episode, chunk)
+
+    def find_clip(self, spec: ClipSpec, confirm: bool = True) -> ClipResult | None:
+        """The existing clip, or None. With `confirm`, a record whose object is gone is None."""
+        record = self.records.find(spec)
+        if record is None or record.get("status", "ready") != "ready":
+            return None
+        if confirm and self.clips_bucket.head(spec.object_key) is None:
+            log.warning("record of %s points at a missing object; it will be cut again",
+                        spec.describe())
+            return None
+        return self._result(spec, record, cached=True, processing_ms=record.get(
+            "processing_time_ms", 0))
+
+    def ensure_clip(self, episode_id: str, chunk_index: int, duration: int = 30, *,
+                    force: bool = False, requested_by: str = "cli",
+                    logger: logging.Logger | None = None) -> ClipResult:
+        logger = logger or log
+        started = time.perf_counter()
+        self.ensure_indexes()
+        resolved = self.resolve(episode_id, chunk_index, duration)
+        spec = resolved.spec
+        if not force and (hit := self.find_clip(spec)):
+            logger.info("%s already exists at %s", spec.describe(), hit.s3_url)
+            return hit
+        return self._cut_and_store(resolved, requested_by, logger, started)
+
+    def _cut_and_store(self, resolved: ResolvedClip, requested_by: str, logger, started: float):
+        spec, episode, chunk = resolved.spec, resolved.episode, resolved.chunk
+        source_bucket, source_key = self.catalogue.source_location(
+            episode, self.storage, self.settings.source_bucket)
+        logger.info("cutting %s from s3://%s/%s at %.3f s", spec.describe(), source_bucket,
+                    source_key, chunk.start_time)
+        with tempfile.TemporaryDirectory(prefix="podclips-cut-") as workdir:
+            cut = cut_clip(self.storage.bucket(source_bucket), source_key, chunk.start_time,
+                           spec.duration_seconds, ffmpeg=self.ffmpeg, workdir=Path(workdir),
+                           index_store=self.frame_indexes)
+            # The object is complete before the record exists.
+            self.clips_bucket.put_file(spec.object_key, cut.path, "audio/mpeg", {
+                "episode-id": spec.episode_id.encode("ascii", "backslashreplace").decode(),
+                "chunk-index": str(spec.chunk_index),
+                "duration-seconds": f"{cut.duration_seconds:.3f}",
+            })
+        processing_ms = round((time.perf_counter() - started) * 1000)
+        record = self.records.save(spec, {
+            "s3_url": self.clips_bucket.s3_url(spec.object_key),
+            "public_url": self.settings.clips_public_base_url
+            and self.clips_bucket.url(spec.object_key),
+            "object_key": spec.object_key,
+            "partition_key": spec.partition_key,
+            "start_time": cut.start_time,
+            "end_time": cut.end_time,
+            "clip_duration_seconds": cut.duration_seconds,
+            "file_size_bytes": cut.file_size_bytes,
+            "processing_time_ms": processing_ms,
+            "bytes_read": cut.bytes_read,
+            "generated_at": datetime.now(timezone.utc),
+            "format": "mp3",
+            "bitrate_kbps": cut.bitrate_kbps,
+            "sample_rate": cut.sample_rate,
+            "channels": cut.channels,
+            "source_format": cut.source_format,
+            "source_s3_url": f"s3://{source_bucket}/{source_key}",
+            "strategy": cut.strategy,
+            "requested_by": requested_by,
+            "status": "ready",
+        })
+        logger.info("stored %s: %.2f s, %d bytes, read %d source bytes, %d ms",
+                    spec.describe(), cut.duration_seconds, cut.file_size_bytes, cut.bytes_read,
+                    processing_ms)
+        return self._result(spec, record, cached=False, processing_ms=processing_ms,
+                            bytes_read=cut.bytes_read, source_format=cut.source_format,
+                            strategy=cut.strategy)
+
+    def _result(self, spec: ClipSpec, record: dict, cached: bool, processing_ms: int,
+                **extra) -> ClipResult:
+        generated_at = record.get("generated_at") or datetime.now(timezone.utc)
+        if generated_at.tzinfo is None:
+            generated_at = generated_at.replace(tzinfo=timezone.utc)
+        return ClipResult(
+            spec=spec,
+            audio_url=self.clips_bucket.url(spec.object_key),
+            s3_url=record["s3_url"],
+            public_url=record.get("public_url"),
+            start_time=record["start_time"],
+            end_time=record["end_time"],
+            duration=record["clip_duration_seconds"],
+            file_size_bytes=record["file_size_bytes"],
+            processing_time_ms=processing_ms,
+            generated_at=generated_at,
+            cached=cached,
+            **extra,
+        )

@@ -1,0 +1,1 @@
+"""MongoDB-backed stores: the catalogue we read, and the records we own."""

@@ -1,0 +1,1 @@
+"""Dagster definitions: thin wrappers that decide what to make, never how."""

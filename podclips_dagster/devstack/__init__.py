@@ -1,0 +1,1 @@
+"""The embedded local stack: MongoDB-protocol server, local objects, demo data."""

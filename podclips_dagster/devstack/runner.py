@@ -1,0 +1,84 @@
+"""`podclips dev`: the whole local stack in the foreground; Ctrl-C stops all of it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from podclips_dagster.config import Settings
+from podclips_dagster.devstack.mongo_server import (
+    EmbeddedMongo, embedded_mongo_uri, start_mongo, stop_embedded_mongo,
+)
+
+log = logging.getLogger("podclips.dev")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _start_mongo(settings: Settings) -> tuple[str, EmbeddedMongo | None]:
+    if settings.mongodb_uri:
+        return settings.mongodb_uri, None
+    state = settings.home / "mongodb.json"
+    if state.exists():  # a server left by an earlier CLI call owns the files: reuse it
+        return embedded_mongo_uri(settings.home), None
+    server = start_mongo(settings.embedded_mongo_dir)
+    state.write_text(f'{{"port": {server.port}, "pid": {server.process.pid}}}')
+    return server.uri, server
+
+
+def prepare_dagster_home(settings: Settings) -> Path:
+    dagster_home = settings.home / "dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    template = REPO_ROOT / "dagster.yaml"
+    if template.exists():
+        shutil.copyfile(template, dagster_home / "dagster.yaml")
+    return dagster_home
+
+
+def run_dev(settings: Settings, host: str, dagster_port: int, api_port: int, seed: bool) -> int:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    uri, own_mongo = _start_mongo(settings)
+    api_url = f"http://{host}:{api_port}"
+    env = {**os.environ, "MONGODB_URI": uri, "PODCLIPS_HOME": str(settings.home),
+           "PODCLIPS_STORAGE": settings.storage, "PODCLIPS_API_URL": api_url,
+           "DAGSTER_HOME": str(prepare_dagster_home(settings))}
+    os.environ.update(env)  # the seeding below runs in this process
+    children: list[subprocess.Popen] = []
+    try:
+        if seed:
+            from podclips_dagster.devstack.demo import seed_and_register
+
+            seed_and_register(Settings.from_env(), count=None)
+        children.append(subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "podclips_dagster.sidecar.app:create_app",
+             "--host", host, "--port", str(api_port), "--log-level", "warning"], env=env))
+        children.append(subprocess.Popen(
+            [sys.executable, "-m", "dagster", "dev", "-m", "podclips_dagster.definitions",
+             "-h", host, "-p", str(dagster_port)], env=env, cwd=settings.home))
+        log.info("Dagster UI: http://%s:%d   API: %s   data: %s", host, dagster_port, api_url,
+                 settings.home)
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        log.error("a component exited; stopping the stack")
+        return 1
+    except KeyboardInterrupt:
+        log.info("stopping")
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if own_mongo:
+            own_mongo.stop()
+            stop_embedded_mongo(settings.home)
