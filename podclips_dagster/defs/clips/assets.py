@@ -10,6 +10,7 @@ import dagster as dg
 from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.service import ClipResult
 from podclips_dagster.core.spec import ClipSpec
+from podclips_dagster.defs.clips.checks import clip_check_evaluation
 from podclips_dagster.defs.clips.partitions import audio_clips_partitions
 from podclips_dagster.defs.resources import ClipServiceResource
 
@@ -96,6 +97,8 @@ def audio_clips(context: dg.AssetExecutionContext, config: AudioClipsConfig,
                     asset_key=context.asset_key, partition=spec.partition_key,
                     metadata=clip_metadata(outcome),
                 )
+                context.log_event(
+                    clip_check_evaluation(service, context.asset_key, spec.partition_key))
     if failures:
         raise dg.Failure(
             description=f"{len(failures)} of {len(keys)} clip(s) failed: " + "; ".join(failures),
