@@ -77,3 +77,56 @@ def settings(tmp_path, mongo_server, mongo_db, s3_server, buckets):
 
 def boto3_client(endpoint):
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+
+@pytest.fixture(scope="session")
+def media_cache(tmp_path_factory):
+    """Synthetic episodes made once per session: (minutes, kind, rate, channels, cover) -> path."""
+    from podclips_dagster.devstack.synthetic_audio import make_episode
+
+    root = tmp_path_factory.mktemp("media")
+    made = {}
+
+    def get(minutes: float, kind: str = "mp3-cbr", sample_rate: int = 44100, channels: int = 2,
+            cover_kb: int = 0):
+        key = (minutes, kind, sample_rate, channels, cover_kb)
+        if key not in made:
+            ext = "m4a" if kind == "m4a" else "mp3"
+            made[key] = make_episode(root / f"{'-'.join(map(str, key))}.{ext}", minutes * 60,
+                                     kind, sample_rate=sample_rate, channels=channels,
+                                     cover_kb=cover_kb)
+        return made[key]
+
+    return get
+
+
+@pytest.fixture
+def seed_episode(settings, mongo_db, s3_storage, media_cache):
+    """Put an episode in the catalogue and its audio in the source bucket.
+
+    Returns a function: seed_episode(guid, minutes=2, kind="mp3-cbr", audio=None, ...);
+    `audio` (bytes) replaces the synthetic file, e.g. to store a broken source.
+    """
+    from podclips_dagster.devstack.synthetic_audio import make_transcript_chunks
+
+    source = s3_storage.bucket(settings.source_bucket)
+
+    def seed(guid: str, minutes: float = 2, kind: str = "mp3-cbr", audio: bytes | None = None,
+             with_path: bool = True, **media_kwargs) -> dict:
+        ext = "m4a" if kind == "m4a" else "mp3"
+        key = f"demo-feed/{guid}/audio/episode_{guid[:8]}_audio.{ext}"
+        if audio is None:
+            source.put_file(key, media_cache(minutes, kind, **media_kwargs), "audio/mpeg", {})
+        else:
+            source.put_bytes(key, audio)
+        doc = {"guid": guid, "episode_title": f"Episode {guid}", "podcast_name": "Test Pod",
+               "feed_slug": "demo-feed", "duration": minutes * 60}
+        if with_path:
+            doc["s3_audio_path"] = f"s3://{source.name}/{key}"
+        mongo_db[settings.episodes_collection].insert_one(doc)
+        chunks = [{**c, "episode_id": guid, "feed_slug": "demo-feed"}
+                  for c in make_transcript_chunks(minutes * 60, seed=1)]
+        mongo_db[settings.chunks_collection].insert_many(chunks)
+        return {"guid": guid, "key": key, "chunks": chunks}
+
+    return seed

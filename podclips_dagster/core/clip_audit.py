@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from podclips_dagster.core.audio.mp3 import mp3_duration_from_header
+from podclips_dagster.core.audio.mp3 import find_frame, id3v2_size, parse_layout
 from podclips_dagster.core.spec import ClipSpec
 
 # A clip may be shorter than asked only at the episode's end; never longer than one frame more.
 DURATION_TOLERANCE_S = 0.05
 HEADER_BYTES = 8192
+
+
+def mp3_duration_from_header(head: bytes) -> float | None:
+    """Duration an MP3's Info/Xing tag declares (what players show), from its first bytes."""
+    first = find_frame(head, id3v2_size(head))
+    if first is None:
+        return None
+    try:
+        layout = parse_layout(head, first)
+    except ValueError:
+        return None
+    if layout.frames is None:
+        return None
+    return layout.content_samples(layout.frames) / layout.sample_rate
 
 
 def audit_clip(service, spec: ClipSpec) -> list[str]:

@@ -149,6 +149,7 @@ class S3Storage:
     def client(self):
         # One client per storage object: building a boto3 session costs ~50 ms.
         config = Config(
+            signature_version="s3v4",  # presigned URLs: SigV4 works in every region
             retries={"max_attempts": 3, "mode": "standard"},
             connect_timeout=3, read_timeout=30, max_pool_connections=32,
             s3={"addressing_style": "path"} if self.endpoint_url else None,

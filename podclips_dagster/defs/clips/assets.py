@@ -1,6 +1,5 @@
 """Episodes and chunks (owned by the ingestion system) and the clips cut from them."""
 
-from __future__ import annotations
 
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -8,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import dagster as dg
 
 from podclips_dagster.core.errors import PodclipsError
+from podclips_dagster.core.requests import ClipRequests
 from podclips_dagster.core.service import ClipResult
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.checks import clip_check_evaluation
@@ -84,11 +84,15 @@ def audio_clips(context: dg.AssetExecutionContext, config: AudioClipsConfig,
         except PodclipsError as err:
             return spec, err
 
+    # On-demand requests for these clips close here, clip by clip (see defs/requests/sensors.py).
+    requests = ClipRequests(service.db)
+    run_key = context.run.tags.get("dagster/run_key")
     failures = []
     # Episodes in turn (one frame index read), the clips of one episode concurrently.
     with ThreadPoolExecutor(max_workers=CUT_WORKERS) as pool:
         for group in _by_episode(keys):
             for spec, outcome in pool.map(make, group):
+                requests.settle(spec, outcome, run_key=run_key, run_id=context.run_id)
                 if isinstance(outcome, PodclipsError):
                     context.log.error("%s: %s", spec.partition_key, outcome.message)
                     failures.append(f"{spec.partition_key}: {outcome.message}")

@@ -5,7 +5,6 @@ only sees one partition, while our runs carry many); the standalone check
 re-verifies a clip on demand from the UI, e.g. after a lifecycle rule moved it.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 

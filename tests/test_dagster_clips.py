@@ -1,0 +1,96 @@
+"""The audio_clips asset on a real Dagster instance, MongoDB server and S3 over HTTP."""
+
+import dagster as dg
+import pytest
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from podclips_dagster.core.spec import ClipSpec
+from podclips_dagster.defs.clips.assets import audio_clips
+from podclips_dagster.defs.clips.checks import CHECK_NAME
+from podclips_dagster.defs.clips.registration import register_clip_partitions
+from podclips_dagster.defs.resources import ClipServiceResource
+
+AUDIO_CLIPS = dg.AssetKey("audio_clips")
+
+
+@pytest.fixture
+def resource(settings):
+    return ClipServiceResource(
+        mongodb_uri=settings.mongodb_uri, mongodb_db=settings.mongodb_db, storage="s3",
+        s3_endpoint_url=settings.s3_endpoint_url, source_bucket=settings.source_bucket,
+        clips_bucket=settings.clips_bucket,
+    )
+
+
+def test_definitions_load_without_touching_the_network(monkeypatch):
+    monkeypatch.setenv("MONGODB_URI", "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=1")
+    monkeypatch.setenv("S3_ENDPOINT_URL", "http://127.0.0.1:1")
+    from podclips_dagster.definitions import defs
+
+    repo = defs.get_repository_def()
+    assert AUDIO_CLIPS in repo.asset_graph.get_all_asset_keys()
+    assert {"episode_metadata", "transcript_chunks"} <= {
+        k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
+    job = defs.resolve_job_def("audio_clips_job")
+    assert job.partitions_def.name == "audio_clips"
+
+
+def test_a_partition_materializes_with_metadata_and_passing_check(resource, seed_episode):
+    seed_episode("substack:post:9", minutes=2)
+    key = ClipSpec("substack:post:9", 3).partition_key
+    with dg.instance_for_test() as instance:
+        register_clip_partitions(instance, [key])
+        result = dg.materialize([audio_clips], instance=instance, partition_key=key,
+                                resources={"clip_service": resource})
+        assert result.success
+        (mat,) = result.asset_materializations_for_node("audio_clips")
+        assert mat.partition == key
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        assert meta["duration_s"] == pytest.approx(30, abs=0.03)
+        assert meta["audio_url"].startswith("http")
+        assert 0 < meta["bytes_read_from_source"] <= 600_000
+        for field in ("s3_url", "start_time_s", "end_time_s", "file_size_bytes",
+                      "processing_time_ms"):
+            assert field in meta
+        (check,) = result.get_asset_check_evaluations()
+        assert (check.check_name, check.passed, check.partition) == (CHECK_NAME, True, key)
+
+
+def test_a_multi_partition_run_makes_each_clip_once(resource, seed_episode, settings):
+    seed_episode("ep-a", minutes=2)
+    seed_episode("ep-b", minutes=2, kind="mp3-vbr")
+    keys = [ClipSpec(e, i).partition_key for e in ("ep-a", "ep-b") for i in (0, 1, 2)]
+    with dg.instance_for_test() as instance:
+        register_clip_partitions(instance, keys)
+        defs = dg.Definitions(assets=[audio_clips], resources={"clip_service": resource})
+        job = dg.define_asset_job("clips", selection=[audio_clips])
+        result = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(
+            "clips").execute_in_process(instance=instance, tags={
+                ASSET_PARTITION_RANGE_START_TAG: keys[0],
+                ASSET_PARTITION_RANGE_END_TAG: keys[-1]})
+        assert result.success
+        made = sorted(m.partition for m in result.asset_materializations_for_node("audio_clips"))
+        assert made == sorted(keys)
+        assert instance.get_materialized_partitions(AUDIO_CLIPS) == set(keys)
+        assert all(c.passed for c in result.get_asset_check_evaluations())
+
+
+def test_a_failed_cut_fails_the_step_with_the_reason(resource, seed_episode):
+    seed_episode("ep-corrupt", audio=b"\x00not audio" * 1000)
+    key = ClipSpec("ep-corrupt", 0).partition_key
+    with dg.instance_for_test() as instance:
+        register_clip_partitions(instance, [key])
+        result = dg.materialize([audio_clips], instance=instance, partition_key=key,
+                                resources={"clip_service": resource}, raise_on_error=False)
+        assert not result.success
+        failure = result.get_step_failure_events()[0].step_failure_data.error
+        assert "ep-corrupt/0" in failure.message and "not" in failure.message.lower()
+        assert not instance.get_materialized_partitions(AUDIO_CLIPS)
+
+
+def test_partition_registration_diffs_against_what_exists():
+    with dg.instance_for_test() as instance:
+        assert register_clip_partitions(instance, ["a/1", "a/2"]) == ["a/1", "a/2"]
+        assert register_clip_partitions(instance, ["a/2", "a/3", "a/3"]) == ["a/3"]
