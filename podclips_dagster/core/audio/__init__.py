@@ -1,0 +1,1 @@
+"""Clip cutting: MP3 layout, frame indexes, ranged windows, FFmpeg."""

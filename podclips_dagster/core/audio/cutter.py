@@ -1,0 +1,284 @@
+"""Cut one clip from an episode's audio object, reading only the bytes it needs.
+
+MP3 (most sources): one ranged GET of the window plus pre-roll frames, found
+by byte math (regular CBR) or a stored frame index (VBR), piped to FFmpeg,
+trimmed sample-exactly. Anything else FFmpeg reads (M4A whose `moov` may sit
+at the end, ADTS AAC, ...): FFmpeg seeks itself on a presigned URL or path.
+The output is always a 128 kbps CBR MP3 written to a file, so it carries the
+Xing/LAME header players use for its duration.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from podclips_dagster.core.audio.ffmpeg import error_summary, run_ffmpeg
+from podclips_dagster.core.audio.frame_index import (
+    FrameIndex, build_frame_index, layout_record, read_source_record,
+)
+from podclips_dagster.core.audio.mp3 import Mp3Layout, cbr_offsets_regular, describe_mp3_file
+from podclips_dagster.core.audio.source import CountingReader, probe_source
+from podclips_dagster.core.audio.window import (
+    IrregularCbr, Mp3Window, cbr_window, ensure_starts_inside, indexed_window,
+)
+from podclips_dagster.core.errors import (
+    ChunkOutOfRange, CutFailed, InvalidClipRequest, InvalidDuration, SourceMissing,
+    SourceUnreadable,
+)
+
+if TYPE_CHECKING:
+    from podclips_dagster.core.storage.base import Bucket
+
+DEFAULT_FADE_MS = 5  # a 5 ms ramp hides the cut's click and is not heard as silence
+MAX_CLIP_SECONDS = 600
+OUTPUT_BITRATE_KBPS = 128
+SEEK_PREROLL_SECONDS = 0.1  # ffmpeg-seek path: decode ~4 AAC frames early, then trim
+# FFmpeg says these when the object is broken rather than when FFmpeg fails.
+_UNREADABLE_HINTS = ("moov atom not found", "Invalid data found", "could not find codec",
+                     "Failed to read frame size", "invalid frame size", "End of file")
+
+
+@dataclass(frozen=True)
+class CutClip:
+    path: Path                  # finished MP3 in the workdir (the caller moves or deletes it)
+    start_time: float           # seconds in the episode
+    end_time: float
+    duration_seconds: float     # real decoded duration (shorter near the episode's end)
+    file_size_bytes: int
+    bytes_read: int             # bytes read from the source object (see `strategy`)
+    sample_rate: int
+    channels: int
+    bitrate_kbps: int
+    source_format: str          # "mp3-cbr" | "mp3-vbr" | "m4a" | "aac" | "ogg" | "flac" | "wav"
+    source_duration_seconds: float | None
+    strategy: str               # "ranged-cbr" | "ranged-frame-index" | "ffmpeg-seek"
+
+
+class FrameIndexStore(Protocol):
+    def get(self, source_id: str) -> bytes | None: ...
+
+    def put(self, source_id: str, data: bytes) -> None: ...
+
+
+class MemoryFrameIndexStore:
+    """Frame indexes kept in a dict (tests, one-off CLI runs); counts its puts."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+        self.puts = 0
+
+    def get(self, source_id: str) -> bytes | None:
+        return self._items.get(source_id)
+
+    def put(self, source_id: str, data: bytes) -> None:
+        with self._lock:
+            self._items[source_id] = data
+            self.puts += 1
+
+
+def source_id_for(bucket: Bucket, key: str, etag: str, size: int) -> str:
+    """Names one version of an object: a replaced object gets a new frame index."""
+    return f"{bucket.name}/{key}@{etag}:{size}"
+
+
+@dataclass(frozen=True)
+class _Job:
+    start_time: float
+    duration: float
+    ffmpeg: str
+    out: Path
+    fade_ms: int
+
+
+def cut_clip(bucket: Bucket, key: str, start_time: float, duration: float, *, ffmpeg: str,
+             workdir: Path, index_store: FrameIndexStore | None = None,
+             fade_ms: int = DEFAULT_FADE_MS) -> CutClip:
+    """Cut [start_time, start_time + duration) of `key` into an MP3 file in `workdir`.
+
+    `index_store` keeps, per object version, the frame index of a VBR file or
+    the layout of a CBR one, so later cuts of the episode skip that work."""
+    if not math.isfinite(start_time) or start_time < 0:
+        raise InvalidClipRequest(f"clip start must be a time >= 0 s, got {start_time!r}")
+    if not math.isfinite(duration) or not 0 < duration <= MAX_CLIP_SECONDS:
+        raise InvalidDuration(
+            f"clip duration must be in (0, {MAX_CLIP_SECONDS}] s, got {duration!r}")
+    info = bucket.head(key)
+    if info is None:
+        raise SourceMissing(f"no object {key!r} in bucket {bucket.name}")
+    if info.size == 0:
+        raise SourceUnreadable(f"source {key!r} is empty (0 bytes)")
+    reader = CountingReader(bucket, key, info.size)
+    workdir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="clip-", suffix=".mp3", dir=workdir)
+    os.close(fd)
+    job = _Job(start_time, duration, ffmpeg, Path(name), fade_ms)
+    try:
+        return _cut(bucket, reader, source_id_for(bucket, key, info.etag, info.size),
+                    index_store, job)
+    except BaseException:
+        job.out.unlink(missing_ok=True)
+        raise
+
+
+def _cut(bucket: Bucket, reader: CountingReader, source_id: str, store: FrameIndexStore | None,
+         job: _Job) -> CutClip:
+    record = _stored_record(store, source_id)
+    if isinstance(record, FrameIndex):
+        return _cut_mp3(reader, indexed_window(reader, record, job.start_time, job.duration),
+                        record.layout.vbr, "ranged-frame-index", job)
+    layout, regular = record, record is not None
+    if layout is None:
+        probe = probe_source(reader)
+        if probe.kind != "mp3":
+            return _cut_with_ffmpeg_seek(bucket, reader, probe.kind, job)
+        layout = probe.layout
+        _check_not_truncated(reader, layout)
+        if layout.frames is not None:  # fail before streaming a VBR file to index it
+            ensure_starts_inside(layout, layout.frames, job.start_time)
+        regular = not layout.vbr and cbr_offsets_regular(probe.frames_head, layout,
+                                                         layout.audio_start)
+        if regular and store is not None:
+            store.put(source_id, layout_record(layout))
+    if regular:
+        try:
+            window = cbr_window(reader, layout, job.start_time, job.duration)
+            return _cut_mp3(reader, window, False, "ranged-cbr", job)
+        except IrregularCbr:
+            pass  # drifting padding: only a frame index is exact
+    index = _build_index(reader, layout, store, source_id)
+    return _cut_mp3(reader, indexed_window(reader, index, job.start_time, job.duration),
+                    layout.vbr, "ranged-frame-index", job)
+
+
+def frame_index_for(bucket: Bucket, key: str,
+                    index_store: FrameIndexStore | None = None) -> FrameIndex:
+    """The frame index of an MP3 object, from the store or built (and stored) now."""
+    info = bucket.head(key)
+    if info is None:
+        raise SourceMissing(f"no object {key!r} in bucket {bucket.name}")
+    source_id = source_id_for(bucket, key, info.etag, info.size)
+    record = _stored_record(index_store, source_id)
+    if isinstance(record, FrameIndex):
+        return record
+    reader = CountingReader(bucket, key, info.size)
+    probe = probe_source(reader)
+    if probe.kind != "mp3":
+        raise SourceUnreadable(f"source {key!r} is {probe.kind}, not MP3: no frame index")
+    _check_not_truncated(reader, probe.layout)
+    return _build_index(reader, probe.layout, index_store, source_id)
+
+
+def _stored_record(store: FrameIndexStore | None, source_id: str) -> FrameIndex | Mp3Layout | None:
+    data = store.get(source_id) if store is not None else None
+    if not data:
+        return None
+    try:
+        return read_source_record(data)
+    except ValueError:
+        return None  # an old or damaged record: rebuild it
+
+
+def _build_index(reader: CountingReader, layout: Mp3Layout, store: FrameIndexStore | None,
+                 source_id: str) -> FrameIndex:
+    index = build_frame_index(reader.stream(), layout)
+    if index.frame_count == 0 or (layout.frames and index.frame_count < layout.frames):
+        raise SourceUnreadable(
+            f"source {reader.key!r} is truncated: {index.frame_count} complete MP3 frames, "
+            f"its header declares {layout.frames}")
+    if store is not None:
+        store.put(source_id, index.to_bytes())
+    return index
+
+
+def _check_not_truncated(reader: CountingReader, layout: Mp3Layout) -> None:
+    if layout.stream_end is not None and reader.size < layout.stream_end:
+        raise SourceUnreadable(
+            f"source {reader.key!r} is truncated: its MP3 header declares audio up to byte "
+            f"{layout.stream_end}, the object has {reader.size} bytes")
+
+
+def _cut_mp3(reader: CountingReader, window: Mp3Window, vbr: bool, strategy: str,
+             job: _Job) -> CutClip:
+    seconds = (window.trim_end - window.trim_start) / window.sample_rate
+    trim = (f"asetpts=N/SR/TB,atrim=start_sample={window.trim_start}"
+            f":end_sample={window.trim_end},asetpts=PTS-STARTPTS")
+    args = ["-loglevel", "error", "-f", "mp3", "-i", "pipe:0",
+            *_output_args(trim + _fades(job.fade_ms, seconds), job.out)]
+    result = run_ffmpeg(job.ffmpeg, args, stdin=window.data)
+    if result.returncode != 0:
+        raise CutFailed(f"FFmpeg could not cut {reader.key!r}: {error_summary(result.stderr)}")
+    return _finished(job, reader.bytes_read, "mp3-vbr" if vbr else "mp3-cbr",
+                     window.source_duration, strategy, reader.key)
+
+
+def _cut_with_ffmpeg_seek(bucket: Bucket, reader: CountingReader, kind: str, job: _Job) -> CutClip:
+    """FFmpeg seeks in the container itself (`-ss` before `-i`: it reads the index,
+    wherever it sits, then only the packets it needs)."""
+    # Trim on FFmpeg's timestamps after a pre-roll: plain `-ss` was up to 19 ms
+    # off on AAC, and `-ss 0` drops the first frame (23 ms late): near the start,
+    # decode from the beginning instead.
+    start, duration = job.start_time, job.duration
+    pre = SEEK_PREROLL_SECONDS if start >= 1.0 else start
+    seek = ["-ss", f"{start - pre:.6f}"] if start >= 1.0 else []
+    trim = f"atrim=start={pre:.6f}:end={pre + duration:.6f},asetpts=PTS-STARTPTS"
+    read_for = pre + duration + SEEK_PREROLL_SECONDS
+    args = ["-loglevel", "level+verbose", *seek, "-t", f"{read_for:.6f}",
+            "-i", bucket.media_url(reader.key),
+            *_output_args(trim + _fades(job.fade_ms, duration), job.out)]
+    result = run_ffmpeg(job.ffmpeg, args)
+    log = result.stderr.decode("utf-8", "replace")
+    # FFmpeg's I/O layer logs what it consumed from the input ("Statistics: N bytes read").
+    reader.bytes_read += sum(int(n) for n in re.findall(r"Statistics: (\d+) bytes read", log))
+    source_duration = _logged_duration(log)
+    if source_duration is not None and start >= source_duration:
+        raise ChunkOutOfRange(f"clip start {start:.3f} s is at or after the end of the "
+                              f"audio ({source_duration:.3f} s)")
+    if result.returncode != 0:
+        error = SourceUnreadable if any(h in log for h in _UNREADABLE_HINTS) else CutFailed
+        raise error(f"FFmpeg could not read {reader.key!r} ({kind}): "
+                    f"{error_summary(result.stderr)}")
+    return _finished(job, reader.bytes_read, kind, source_duration, "ffmpeg-seek", reader.key)
+
+
+def _output_args(filters: str, out: Path) -> list[str]:
+    # Audio only (no cover art), no copied tags; rate and channels stay the source's.
+    return ["-map", "0:a:0", "-vn", "-map_metadata", "-1", "-af", filters,
+            "-c:a", "libmp3lame", "-b:a", f"{OUTPUT_BITRATE_KBPS}k", "-f", "mp3", "-y", str(out)]
+
+
+def _fades(fade_ms: int, seconds: float) -> str:
+    fade = min(fade_ms / 1000, seconds / 4)
+    if fade <= 0:
+        return ""
+    return f",afade=t=in:d={fade:.4f},afade=t=out:st={max(0.0, seconds - fade):.6f}:d={fade:.4f}"
+
+
+def _logged_duration(log: str) -> float | None:
+    match = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", log)
+    if not match:
+        return None
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def _finished(job: _Job, bytes_read: int, source_format: str, source_duration: float | None,
+              strategy: str, key: str) -> CutClip:
+    described = describe_mp3_file(job.out)
+    if described is None or described.duration_seconds <= 0:
+        raise CutFailed(f"FFmpeg wrote no audio for {key!r} at {job.start_time:.3f} s")
+    return CutClip(
+        path=job.out, start_time=job.start_time,
+        end_time=job.start_time + described.duration_seconds,
+        duration_seconds=described.duration_seconds, file_size_bytes=job.out.stat().st_size,
+        bytes_read=bytes_read, sample_rate=described.sample_rate, channels=described.channels,
+        bitrate_kbps=described.bitrate_kbps, source_format=source_format,
+        source_duration_seconds=source_duration, strategy=strategy,
+    )
