@@ -141,12 +141,9 @@ def chunk_features(events: pd.DataFrame, catalogue: pd.DataFrame, now,
     out = per_chunk.reindex(cand_key)
     sums = [c for c in out.columns if c not in ("best_rank", "hours_since_impression")]
     out[sums] = out[sums].fillna(0.0)
-    for side in (-1, 1):
-        nb = per_chunk.reindex(cand_key + side)
-        out["neighbour_impressions_decayed"] = out.get("neighbour_impressions_decayed", 0.0) + \
-            nb["impressions_decayed"].fillna(0.0).to_numpy()
-        out["neighbour_plays_decayed"] = out.get("neighbour_plays_decayed", 0.0) + \
-            nb["plays_decayed"].fillna(0.0).to_numpy()
+    before, after = per_chunk.reindex(cand_key - 1), per_chunk.reindex(cand_key + 1)
+    for col in ("impressions_decayed", "plays_decayed"):
+        out[f"neighbour_{col}"] = before[col].fillna(0.0).to_numpy() + after[col].fillna(0.0).to_numpy()
 
     episode = table.assign(code=table["key"] // _KEY).groupby("code")[["imp_w", "play_w"]].sum()
     ep = episode.reindex(cand_code).fillna(0.0)

@@ -87,9 +87,11 @@ def select_clips_to_pregenerate(scores: pd.DataFrame, existing: Iterable, budget
     idx = clips["chunk_index"].to_numpy()
     dur = clips["duration_seconds"].to_numpy()
     chosen: list[ClipKey] = []
+    seen: set = set()
     for i in order:
         key = ClipKey(ids[i], int(idx[i]), int(dur[i]))
-        if key not in existing:
+        if key not in existing and key not in seen:
+            seen.add(key)
             chosen.append(key)
             if len(chosen) >= budget:
                 break
