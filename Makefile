@@ -20,8 +20,10 @@ install: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/podclips dev
 
-## Every test, against real servers (SecantusDB, moto over HTTP) and real FFmpeg.
+## Every test, against real servers (SecantusDB, moto over HTTP), real FFmpeg and, for the
+## share page, Debian's Chromium (installed here when missing; required in CI).
 test: $(STAMP)
+	bash scripts/ensure_chromium.sh || test -z "$$CI"
 	$(BIN)/python -m pytest
 
 ## Benchmarks (not tests): each prints its figures and a ratio against a baseline.

@@ -1,0 +1,1 @@
+"""Dagster definitions for media made from clips (share assets, audiogram videos)."""
