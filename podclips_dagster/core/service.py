@@ -9,11 +9,13 @@ import logging
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from podclips_dagster.core.audio.cutter import cut_clip
 from podclips_dagster.core.audio.ffmpeg import find_ffmpeg
+from podclips_dagster.core.errors import DependencyUnavailable
+from podclips_dagster.core.leases import LEASES_COLLECTION, Leases
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.core.storage import open_storage
 from podclips_dagster.core.stores.catalogue import Catalogue, Chunk, Episode
@@ -25,6 +27,9 @@ log = logging.getLogger("podclips.service")
 
 AUDIO_CLIPS_COLLECTION = "audio_clips"
 FRAME_INDEX_COLLECTION = "audio_frame_indexes"
+# A HEAD per hit costs more than the rest of a hit; objects vanish rarely (a person, the
+# lifecycle), so one confirmation vouches for a clip this long.
+CONFIRMATION_TTL = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class ClipService:
         self.catalogue = Catalogue(db, settings.episodes_collection, settings.chunks_collection)
         self.records = ClipRecords(db[AUDIO_CLIPS_COLLECTION])
         self.frame_indexes = MongoFrameIndexStore(db[FRAME_INDEX_COLLECTION])
+        self.leases = Leases(db[LEASES_COLLECTION])
         self.clips_bucket = storage.bucket(settings.clips_bucket, public=True)
         self._ffmpeg = ffmpeg or settings.ffmpeg_binary
         self._indexes_ready = False
@@ -105,10 +111,12 @@ class ClipService:
         record = self.records.find(spec)
         if record is None or record.get("status", "ready") != "ready":
             return None
-        if confirm and self.clips_bucket.head(spec.object_key) is None:
-            log.warning("record of %s points at a missing object; it will be cut again",
-                        spec.describe())
-            return None
+        if confirm and not _recently_confirmed(record):
+            if self.clips_bucket.head(spec.object_key) is None:
+                log.warning("record of %s points at a missing object; it will be cut again",
+                            spec.describe())
+                return None
+            self.records.mark_confirmed(spec)
         return self._result(spec, record, cached=True, processing_ms=record.get(
             "processing_time_ms", 0))
 
@@ -123,7 +131,24 @@ class ClipService:
         if not force and (hit := self.find_clip(spec)):
             logger.info("%s already exists at %s", spec.describe(), hit.s3_url)
             return hit
-        return self._cut_and_store(resolved, requested_by, logger, started)
+        # One cut per clip across every door and process: the lease holder cuts, the
+        # others wait for it and reuse its clip (or take over if it failed).
+        deadline = time.monotonic() + self.leases.ttl_seconds
+        while True:
+            token = self.leases.acquire(spec.partition_key)
+            if token:
+                try:
+                    if not force and (hit := self.find_clip(spec)):
+                        return hit  # cut by the holder we just succeeded
+                    return self._cut_and_store(resolved, requested_by, logger, started)
+                finally:
+                    self.leases.release(spec.partition_key, token)
+            logger.info("%s is being cut by another caller; waiting for it", spec.describe())
+            if not self.leases.wait(spec.partition_key, deadline):
+                raise DependencyUnavailable(
+                    f"timed out waiting for another caller to cut {spec.describe()}")
+            if hit := self.find_clip(spec):
+                return hit
 
     def _cut_and_store(self, resolved: ResolvedClip, requested_by: str, logger, started: float):
         spec, episode, chunk = resolved.spec, resolved.episode, resolved.chunk
@@ -191,3 +216,12 @@ class ClipService:
             cached=cached,
             **extra,
         )
+
+
+def _recently_confirmed(record: dict) -> bool:
+    confirmed = record.get("confirmed_at")
+    if confirmed is None:
+        return False
+    if confirmed.tzinfo is None:
+        confirmed = confirmed.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc) - confirmed < CONFIRMATION_TTL

@@ -56,7 +56,8 @@ def run_dev(settings: Settings, host: str, dagster_port: int, api_port: int, see
             seed_and_register(Settings.from_env(), count=None)
         children.append(subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "podclips_dagster.sidecar.app:create_app",
-             "--host", host, "--port", str(api_port), "--log-level", "warning"], env=env))
+             "--host", host, "--port", str(api_port), "--log-level", "warning",
+             "--no-proxy-headers"], env=env))  # client IPs for rate limits: the socket peer only
         children.append(subprocess.Popen(
             [sys.executable, "-m", "dagster", "dev", "-m", "podclips_dagster.definitions",
              "-h", host, "-p", str(dagster_port)], env=env, cwd=settings.home))

@@ -1,0 +1,163 @@
+"""The Lambda entry point with the events API Gateway really sends (REST v1, HTTP v2)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+import uuid
+
+import boto3
+import pymongo
+import pytest
+
+from podclips_dagster.core.api_keys import ApiKeys
+from tests.api_fixtures import CBR_GUID, clear_owned_collections
+
+# One seeded catalogue for every sidecar test module (imported fixtures would be one per module).
+pytest_plugins = ["tests.api_fixtures"]
+
+
+class LambdaContext:
+    """The attributes the Lambda runtime's context object carries."""
+
+    def __init__(self, remaining_ms: int = 30_000):
+        self.function_name = "podclips-sidecar"
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 1024
+        self.invoked_function_arn = (
+            "arn:aws:lambda:us-east-1:123456789012:function:podclips-sidecar")
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = "/aws/lambda/podclips-sidecar"
+        self.log_stream_name = "2026/11/27/[$LATEST]abc"
+        self._deadline = time.monotonic() + remaining_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def rest_v1_event(method: str, path: str, source_ip: str, headers: dict, body=None,
+                  query: dict | None = None) -> dict:
+    headers = {"Host": "abc123.execute-api.us-east-1.amazonaws.com", "User-Agent": "curl/8.5.0",
+               "X-Forwarded-For": "198.18.0.1, 130.176.0.1", "X-Forwarded-Proto": "https",
+               **headers}
+    return {
+        "resource": "/{proxy+}", "path": path, "httpMethod": method, "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None,
+        "requestContext": {
+            "resourceId": "a1b2c3", "resourcePath": "/{proxy+}", "httpMethod": method,
+            "extendedRequestId": "Ab1Cd2EfIAMF0Q=", "requestTime": "27/Nov/2026:11:30:00 +0000",
+            "path": f"/prod{path}", "accountId": "123456789012", "protocol": "HTTP/1.1",
+            "stage": "prod", "domainPrefix": "abc123", "requestTimeEpoch": 1795779000000,
+            "requestId": str(uuid.uuid4()),
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "apiId": "abc123",
+            "identity": {"cognitoIdentityPoolId": None, "accountId": None,
+                         "cognitoIdentityId": None,
+                         "caller": None, "sourceIp": source_ip, "principalOrgId": None,
+                         "accessKey": None, "cognitoAuthenticationType": None,
+                         "cognitoAuthenticationProvider": None, "userArn": None,
+                         "userAgent": "curl/8.5.0", "user": None, "apiKey": "gateway-key",
+                         "apiKeyId": "k1"},
+        },
+        "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False,
+    }
+
+
+def http_v2_event(method: str, path: str, source_ip: str, headers: dict, body=None,
+                  query: str = "") -> dict:
+    headers = {"host": "xyz789.execute-api.us-east-1.amazonaws.com", "user-agent": "curl/8.5.0",
+               "x-forwarded-for": "198.18.0.1", "x-forwarded-proto": "https",
+               **{k.lower(): v for k, v in headers.items()}}
+    return {
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+        "headers": headers,
+        "queryStringParameters": dict(p.split("=", 1) for p in query.split("&")) if query else None,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "xyz789",
+            "domainName": "xyz789.execute-api.us-east-1.amazonaws.com", "domainPrefix": "xyz789",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": source_ip, "userAgent": "curl/8.5.0"},
+            "requestId": "JKJaXmPLvHcESHA=", "routeKey": "$default", "stage": "$default",
+            "time": "27/Nov/2026:11:30:00 +0000", "timeEpoch": 1795779000000,
+        },
+        "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False,
+    }
+
+
+@pytest.fixture
+def lambda_world(api_catalogue, s3_server, tmp_path, monkeypatch):
+    """The handler module imported afresh with env vars pointing at the test servers."""
+    clips = f"clips-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=clips)
+    db_client = pymongo.MongoClient(api_catalogue.mongo_uri)
+    db = db_client[api_catalogue.db_name]
+    clear_owned_collections(db)
+    env = {"MONGODB_URI": api_catalogue.mongo_uri, "MONGODB_DB": api_catalogue.db_name,
+           "PODCLIPS_STORAGE": "s3", "S3_ENDPOINT_URL": s3_server, "PODCLIPS_HOME": str(tmp_path),
+           "S3_SOURCE_BUCKET": api_catalogue.source_bucket, "S3_CLIPS_BUCKET": clips,
+           "RATE_LIMIT_PER_IP_PER_MINUTE": "2", "RATE_LIMIT_PER_KEY_PER_HOUR": "1000"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    module = importlib.reload(importlib.import_module("podclips_dagster.sidecar.lambda_handler"))
+    yield module.handler, ApiKeys(db["api_keys"]).create("lambda-tests"), db
+    db_client.close()
+
+
+def test_rest_v1_event_generates_a_clip_and_limits_by_source_ip(lambda_world):
+    handler, key, _ = lambda_world
+    body = {"episode_id": CBR_GUID, "chunk_index": 0}
+    answers = [handler(rest_v1_event("POST", "/api/generate-audio-clip", "203.0.113.7",
+                                     {"X-API-Key": key, "Content-Type": "application/json"},
+                                     body), LambdaContext()) for _ in range(3)]
+    assert [a["statusCode"] for a in answers] == [200, 200, 429]
+    first = json.loads(answers[0]["body"])
+    assert first["cached"] is False and json.loads(answers[1]["body"])["cached"] is True
+    headers = {k.lower(): v for k, v in answers[2]["headers"].items()}
+    assert int(headers["retry-after"]) >= 1 and headers["x-ratelimit-remaining"] == "0"
+    # Another client (by API Gateway's sourceIp, not X-Forwarded-For) has its own budget.
+    other = handler(rest_v1_event("POST", "/api/generate-audio-clip", "203.0.113.99",
+                                  {"X-API-Key": key, "Content-Type": "application/json"}, body),
+                    LambdaContext())
+    assert other["statusCode"] == 200
+
+
+def test_http_v2_event_serves_the_dashboard_route(lambda_world):
+    handler, key, _ = lambda_world
+    event = http_v2_event("GET", f"/api/v1/audio_clips/{CBR_GUID}", "198.51.100.4",
+                          {"X-API-Key": key}, query="start_time_ms=0&duration_ms=15000")
+    answer = handler(event, LambdaContext())
+    assert answer["statusCode"] == 200, answer["body"]
+    body = json.loads(answer["body"])
+    assert body["cache_hit"] is False and body["chunk_index"] == 0
+    assert abs(body["duration_ms"] - 15000) <= 50
+    missing = handler(http_v2_event("GET", "/api/v1/audio_clips/nope", "198.51.100.5",
+                                    {"X-API-Key": key}, query="start_time_ms=0"), LambdaContext())
+    assert missing["statusCode"] == 404
+    assert json.loads(missing["body"])["error"]["code"] == "episode_not_found"
+    unauthorized = handler(http_v2_event("POST", "/api/audio-clips/lookup", "198.51.100.6", {},
+                                         {"items": []}), LambdaContext())
+    assert unauthorized["statusCode"] == 401
+
+
+def test_little_time_left_in_the_invocation_answers_202(lambda_world):
+    handler, key, db = lambda_world
+    event = rest_v1_event("POST", "/api/generate-audio-clip", "203.0.113.50",
+                          {"X-API-Key": key, "Content-Type": "application/json"},
+                          {"episode_id": CBR_GUID, "chunk_index": 1, "duration": 60})
+    answer = handler(event, LambdaContext(remaining_ms=2500))
+    assert answer["statusCode"] == 202, answer["body"]
+    request_id = json.loads(answer["body"])["request_id"]
+    assert db["clip_requests"].find_one({"source": "sidecar"})["status"] in ("pending", "done")
+    assert request_id
+
+
+def test_health_through_both_event_shapes(lambda_world):
+    handler, _, _ = lambda_world
+    v1 = handler(rest_v1_event("GET", "/health", "203.0.113.8", {}), LambdaContext())
+    v2 = handler(http_v2_event("GET", "/health", "203.0.113.8", {}), LambdaContext())
+    assert v1["statusCode"] == 200 and v2["statusCode"] == 200
+    assert json.loads(v2["body"])["status"] == "ok"
