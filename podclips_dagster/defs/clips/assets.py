@@ -27,6 +27,9 @@ transcript_chunks = dg.AssetSpec(
 # FFmpeg is CPU-bound: cut as many clips at once as there are cores (2 here).
 CUT_WORKERS = 2
 MAX_PARTITIONS_PER_RUN = 25
+# Who wanted the run's clips, recorded as the clip's `requested_by` ("predicted" for the
+# pre-generation schedule's runs, so pre-cuts can be told from clips made on demand).
+SOURCE_TAG = "podclips/source"
 
 
 class AudioClipsConfig(dg.Config):
@@ -74,13 +77,14 @@ def audio_clips(context: dg.AssetExecutionContext, config: AudioClipsConfig,
                 clip_service: ClipServiceResource):
     service = clip_service.get_service()
     keys = list(context.partition_keys)
+    requested_by = context.run.tags.get(SOURCE_TAG, "dagster")
     context.log.info("making %d clip(s) of %d episode(s)", len(keys), len(_by_episode(keys)))
 
     def make(spec: ClipSpec) -> tuple[ClipSpec, ClipResult | PodclipsError]:
         try:
             return spec, service.ensure_clip(spec.episode_id, spec.chunk_index,
                                              spec.duration_seconds, force=config.force,
-                                             requested_by="dagster", logger=context.log)
+                                             requested_by=requested_by, logger=context.log)
         except PodclipsError as err:
             return spec, err
 
@@ -92,7 +96,7 @@ def audio_clips(context: dg.AssetExecutionContext, config: AudioClipsConfig,
     with ThreadPoolExecutor(max_workers=CUT_WORKERS) as pool:
         for group in _by_episode(keys):
             for spec, outcome in pool.map(make, group):
-                requests.settle(spec, outcome, run_key=run_key, run_id=context.run_id)
+                requests.settle(spec, outcome, run_key=run_key, run_id=context.run.run_id)
                 if isinstance(outcome, PodclipsError):
                     context.log.error("%s: %s", spec.partition_key, outcome.message)
                     failures.append(f"{spec.partition_key}: {outcome.message}")

@@ -1,0 +1,45 @@
+"""Clips past their retention age, and how to retire them.
+
+Retiring drops the clip's Dagster partition (Dagster advises at most 100,000
+per asset). The object and record stay unless asked: the bucket's lifecycle
+archives old objects, and a record whose object is gone is healed on demand.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from podclips_dagster.core.errors import PodclipsError
+from podclips_dagster.core.spec import ClipSpec
+from podclips_dagster.core.stores.mongo import mongo_errors
+
+
+def expired_clips(service, cutoff: datetime, limit: int) -> list[tuple[object, ClipSpec]]:
+    """(record id, spec) of clips made before `cutoff` and not yet retired, oldest first."""
+    with mongo_errors("reading expired clips"):
+        records = service.records.collection.find(
+            {"generated_at": {"$lt": cutoff}, "retired_at": None},
+            {"episode_id": 1, "chunk_index": 1, "duration_seconds": 1},
+        ).sort("generated_at", 1).limit(limit)
+        found = []
+        for record in records:
+            try:
+                spec = ClipSpec(record["episode_id"], record["chunk_index"],
+                                record["duration_seconds"])
+            except (KeyError, PodclipsError):
+                continue
+            found.append((record["_id"], spec))
+    return found
+
+
+def retire(service, record_ids: list, specs: list[ClipSpec], delete_clips: bool) -> None:
+    """Stamp records retired, or delete object then record when `delete_clips`."""
+    if delete_clips:
+        for spec in specs:
+            service.clips_bucket.delete(spec.object_key)
+            service.records.delete(spec)
+        return
+    with mongo_errors("marking clips retired"):
+        service.records.collection.update_many(
+            {"_id": {"$in": record_ids}},
+            {"$set": {"retired_at": datetime.now(timezone.utc)}})

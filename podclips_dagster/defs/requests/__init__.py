@@ -1,0 +1,1 @@
+"""On-demand requests: MongoDB `clip_requests` -> sensor -> clip runs, and clip retention."""

@@ -1,0 +1,64 @@
+"""Retention: retire the partitions of clips past a configurable age (env CLIP_RETENTION_DAYS)."""
+
+import os
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+
+import dagster as dg
+
+from podclips_dagster.core.requests import ClipRequests
+from podclips_dagster.core.retention import expired_clips, retire
+from podclips_dagster.defs.clips.partitions import AUDIO_CLIPS_PARTITIONS_NAME
+from podclips_dagster.defs.resources import ClipServiceResource
+
+DEFAULT_RETENTION_DAYS = 30
+RETIRE_PER_RUN = 20_000  # each partition delete is one SQL statement (~2 ms)
+
+
+class RetentionConfig(dg.Config):
+    max_age_days: Optional[int] = None  # None: env CLIP_RETENTION_DAYS, else 30
+    delete_clips: bool = False  # also delete the objects and records
+
+
+def retention_days(config: RetentionConfig) -> int:
+    if config.max_age_days is not None:
+        return config.max_age_days
+    return int(os.environ.get("CLIP_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS)
+
+
+@dg.op(description="Retire the audio_clips partitions (and optionally the clips) of clips "
+       "older than the retention age; clips with open requests are kept.")
+def retire_expired_clips(context: dg.OpExecutionContext, config: RetentionConfig,
+                         clip_service: ClipServiceResource) -> dg.Output[None]:
+    service = clip_service.get_service()
+    days = retention_days(config)
+    cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+    expired = expired_clips(service, cutoff, RETIRE_PER_RUN)
+    wanted = ClipRequests(service.db).active_keys([spec.partition_key for _, spec in expired])
+    expired = [(rid, spec) for rid, spec in expired if spec.partition_key not in wanted]
+    registered = set(context.instance.get_dynamic_partitions(AUDIO_CLIPS_PARTITIONS_NAME))
+    retired_keys = [spec.partition_key for _, spec in expired if spec.partition_key in registered]
+    for key in retired_keys:
+        context.instance.delete_dynamic_partition(AUDIO_CLIPS_PARTITIONS_NAME, key)
+    retire(service, [rid for rid, _ in expired], [spec for _, spec in expired],
+           config.delete_clips)
+    context.log.info("retired %d partition(s) of %d clip(s) older than %d day(s)",
+                     len(retired_keys), len(expired), days)
+    return dg.Output(None, metadata={
+        "max_age_days": days, "clips_expired": len(expired),
+        "partitions_retired": len(retired_keys), "clips_deleted": config.delete_clips,
+        "partitions_left": len(registered) - len(retired_keys),
+    })
+
+
+@dg.job(description="Retire partitions of clips past the retention age (CLIP_RETENTION_DAYS).")
+def retire_expired_clips_job():
+    retire_expired_clips()
+
+
+retire_expired_clips_schedule = dg.ScheduleDefinition(
+    name="retire_expired_clips_schedule", job=retire_expired_clips_job,
+    cron_schedule="17 3 * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily: keeps the audio_clips partition count bounded.",
+)
