@@ -36,6 +36,7 @@ class Settings:
     clip_url_ttl_seconds: int
     rate_limit_per_ip_per_minute: int
     rate_limit_per_key_per_hour: int
+    clip_retention_days: int
 
     @property
     def embedded(self) -> bool:
@@ -78,4 +79,5 @@ class Settings:
             clip_url_ttl_seconds=_int(env, "CLIP_URL_TTL_SECONDS", 24 * 3600),
             rate_limit_per_ip_per_minute=_int(env, "RATE_LIMIT_PER_IP_PER_MINUTE", 10),
             rate_limit_per_key_per_hour=_int(env, "RATE_LIMIT_PER_KEY_PER_HOUR", 100),
+            clip_retention_days=_int(env, "CLIP_RETENTION_DAYS", 30),
         )

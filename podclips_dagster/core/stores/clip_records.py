@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pymongo
-
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.core.stores.mongo import mongo_errors
 
@@ -37,26 +35,34 @@ class ClipRecords:
             return self.collection.find_one(_clip_filter(spec), {"_id": 0})
 
     def find_many(self, specs: list[ClipSpec]) -> dict[ClipSpec, dict]:
-        """Records of many clips in one query (the lookup route's batch)."""
-        if not specs:
+        """Records of many clips in one query (the lookup route's batch).
+
+        `$in` on the index's leading fields, then an exact match here: a `$or` of
+        100 clip filters took seconds on SecantusDB with 20,000 records.
+        """
+        wanted = set(specs)
+        if not wanted:
             return {}
+        query = {"episode_id": {"$in": sorted({s.episode_id for s in wanted})},
+                 "chunk_index": {"$in": sorted({s.chunk_index for s in wanted})}}
         with mongo_errors("reading clip records"):
-            docs = self.collection.find({"$or": [_clip_filter(s) for s in specs]}, {"_id": 0})
             found = {}
-            for doc in docs:
+            for doc in self.collection.find(query, {"_id": 0}):
                 spec = ClipSpec(doc["episode_id"], doc["chunk_index"], doc["duration_seconds"])
-                found[spec] = doc
+                if spec in wanted:
+                    found[spec] = doc
         return found
 
     def save(self, spec: ClipSpec, fields: dict) -> dict:
         now = datetime.now(timezone.utc)
+        # update_one + find_one: find_one_and_update scans the collection on SecantusDB.
         with mongo_errors(f"recording {spec.describe()}"):
-            return self.collection.find_one_and_update(
+            self.collection.update_one(
                 _clip_filter(spec),
                 {"$set": {**fields, "updated_at": now}, "$setOnInsert": {"created_at": now}},
-                upsert=True, return_document=pymongo.ReturnDocument.AFTER,
-                projection={"_id": 0},
+                upsert=True,
             )
+            return self.collection.find_one(_clip_filter(spec), {"_id": 0})
 
     def mark_confirmed(self, spec: ClipSpec) -> None:
         with mongo_errors(f"confirming {spec.describe()}"):

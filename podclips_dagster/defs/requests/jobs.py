@@ -1,6 +1,5 @@
 """Retention: retire the partitions of clips past a configurable age (env CLIP_RETENTION_DAYS)."""
 
-import os
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
@@ -11,7 +10,6 @@ from podclips_dagster.core.retention import expired_clips, retire
 from podclips_dagster.defs.clips.partitions import AUDIO_CLIPS_PARTITIONS_NAME
 from podclips_dagster.defs.resources import ClipServiceResource
 
-DEFAULT_RETENTION_DAYS = 30
 RETIRE_PER_RUN = 20_000  # each partition delete is one SQL statement (~2 ms)
 
 
@@ -20,10 +18,10 @@ class RetentionConfig(dg.Config):
     delete_clips: bool = False  # also delete the objects and records
 
 
-def retention_days(config: RetentionConfig) -> int:
+def retention_days(config: RetentionConfig, settings) -> int:
     if config.max_age_days is not None:
         return config.max_age_days
-    return int(os.environ.get("CLIP_RETENTION_DAYS") or DEFAULT_RETENTION_DAYS)
+    return settings.clip_retention_days
 
 
 @dg.op(description="Retire the audio_clips partitions (and optionally the clips) of clips "
@@ -31,7 +29,7 @@ def retention_days(config: RetentionConfig) -> int:
 def retire_expired_clips(context: dg.OpExecutionContext, config: RetentionConfig,
                          clip_service: ClipServiceResource) -> dg.Output[None]:
     service = clip_service.get_service()
-    days = retention_days(config)
+    days = retention_days(config, service.settings)
     cutoff = datetime.now(timezone.utc) - timedelta(days=days)
     expired = expired_clips(service, cutoff, RETIRE_PER_RUN)
     wanted = ClipRequests(service.db).active_keys([spec.partition_key for _, spec in expired])
