@@ -40,6 +40,29 @@ def prepare_dagster_home(settings: Settings) -> Path:
     return dagster_home
 
 
+def _interrupt(*_):
+    raise KeyboardInterrupt
+
+
+def _signal_group(child: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(child.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    # SIGTERM works even where the shell made us ignore SIGINT (a background `&` job).
+    for child in children:
+        _signal_group(child, signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(20)
+        except subprocess.TimeoutExpired:
+            pass
+        _signal_group(child, signal.SIGKILL)
+
+
 def run_dev(settings: Settings, host: str, dagster_port: int, api_port: int, seed: bool) -> int:
     settings.home.mkdir(parents=True, exist_ok=True)
     uri, own_mongo = _start_mongo(settings)
@@ -54,16 +77,20 @@ def run_dev(settings: Settings, host: str, dagster_port: int, api_port: int, see
             from podclips_dagster.devstack.demo import seed_and_register
 
             seed_and_register(Settings.from_env(), count=None)
+        # Each child leads its own process group, so stopping it stops what it started
+        # (dagster dev runs a webserver, a daemon and a code server).
         children.append(subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "podclips_dagster.sidecar.app:create_app",
              "--host", host, "--port", str(api_port), "--log-level", "warning",
-             "--no-proxy-headers"], env=env))  # client IPs for rate limits: the socket peer only
+             "--no-proxy-headers"],  # client IPs for rate limits: the socket peer only
+            env=env, start_new_session=True))
         children.append(subprocess.Popen(
             [sys.executable, "-m", "dagster", "dev", "-m", "podclips_dagster.definitions",
-             "-h", host, "-p", str(dagster_port)], env=env, cwd=settings.home))
+             "-h", host, "-p", str(dagster_port)], env=env, cwd=settings.home,
+            start_new_session=True))
         log.info("Dagster UI: http://%s:%d   API: %s   data: %s", host, dagster_port, api_url,
                  settings.home)
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        signal.signal(signal.SIGTERM, _interrupt)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         log.error("a component exited; stopping the stack")
@@ -72,14 +99,7 @@ def run_dev(settings: Settings, host: str, dagster_port: int, api_port: int, see
         log.info("stopping")
         return 0
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in children:
-            try:
-                child.wait(20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        _stop(children)
         if own_mongo:
             own_mongo.stop()
             stop_embedded_mongo(settings.home)
