@@ -8,6 +8,8 @@ import dagster as dg
 from podclips_dagster.defs.clips.assets import audio_clips, episode_metadata, transcript_chunks
 from podclips_dagster.defs.clips.checks import clip_object_matches_record
 from podclips_dagster.defs.clips.jobs import audio_clips_job
+from podclips_dagster.defs.media.assets import clip_share_assets, clip_videos
+from podclips_dagster.defs.media.sensors import share_assets_follow_clips
 from podclips_dagster.defs.requests.jobs import (
     retire_expired_clips_job, retire_expired_clips_schedule,
 )
@@ -17,10 +19,11 @@ from podclips_dagster.defs.requests.sensors import (
 from podclips_dagster.defs.resources import ClipServiceResource
 
 defs = dg.Definitions(
-    assets=[episode_metadata, transcript_chunks, audio_clips],
+    assets=[episode_metadata, transcript_chunks, audio_clips, clip_share_assets, clip_videos],
     asset_checks=[clip_object_matches_record],
     jobs=[audio_clips_job, retire_expired_clips_job],
-    sensors=[clip_request_sensor, clip_request_watchdog, outside_clips_sensor],
+    sensors=[clip_request_sensor, clip_request_watchdog, outside_clips_sensor,
+             share_assets_follow_clips],
     schedules=[retire_expired_clips_schedule],
     resources={"clip_service": ClipServiceResource()},
     executor=dg.in_process_executor,

@@ -21,7 +21,6 @@ from podclips_dagster.core.api_keys import ApiKeys
 from podclips_dagster.core.service import ClipResult, ClipService
 from podclips_dagster.core.storage import S3Storage
 from podclips_dagster.devstack.synthetic_audio import make_episode
-from podclips_dagster.sidecar import share
 from podclips_dagster.sidecar.app import create_app
 from tests.api_fixtures import ServerThread
 
@@ -114,8 +113,6 @@ def media_api(media_world) -> MediaApi:
     settings = media_world.settings.with_overrides(rate_limit_per_ip_per_minute=100_000,
                                                    rate_limit_per_key_per_hour=100_000)
     app = create_app(settings)
-    if not any(getattr(r, "path", "").startswith("/clips/") for r in app.routes):
-        app.include_router(share.router)  # until app.py includes it
     server = ServerThread(app).start()
     key = ApiKeys(media_world.db["api_keys"]).create(f"media-{uuid.uuid4().hex[:6]}")
     yield MediaApi(server.url, key)
