@@ -8,6 +8,12 @@ import dagster as dg
 from podclips_dagster.defs.clips.assets import audio_clips, episode_metadata, transcript_chunks
 from podclips_dagster.defs.clips.checks import clip_object_matches_record
 from podclips_dagster.defs.clips.jobs import audio_clips_job
+from podclips_dagster.defs.demand.assets import clip_demand, clip_demand_events, demand_model
+from podclips_dagster.defs.demand.schedules import (
+    clip_demand_job, clip_demand_schedule, demand_model_job, demand_model_schedule,
+    pregenerate_high_demand_clips,
+)
+from podclips_dagster.defs.demand.sensors import new_episode_sensor
 from podclips_dagster.defs.media.assets import clip_share_assets, clip_videos
 from podclips_dagster.defs.media.sensors import share_assets_follow_clips
 from podclips_dagster.defs.requests.jobs import (
@@ -19,12 +25,14 @@ from podclips_dagster.defs.requests.sensors import (
 from podclips_dagster.defs.resources import ClipServiceResource
 
 defs = dg.Definitions(
-    assets=[episode_metadata, transcript_chunks, audio_clips, clip_share_assets, clip_videos],
+    assets=[episode_metadata, transcript_chunks, audio_clips, clip_share_assets, clip_videos,
+            clip_demand_events, demand_model, clip_demand],
     asset_checks=[clip_object_matches_record],
-    jobs=[audio_clips_job, retire_expired_clips_job],
+    jobs=[audio_clips_job, retire_expired_clips_job, clip_demand_job, demand_model_job],
     sensors=[clip_request_sensor, clip_request_watchdog, outside_clips_sensor,
-             share_assets_follow_clips],
-    schedules=[retire_expired_clips_schedule],
+             share_assets_follow_clips, new_episode_sensor],
+    schedules=[retire_expired_clips_schedule, pregenerate_high_demand_clips, clip_demand_schedule,
+               demand_model_schedule],
     resources={"clip_service": ClipServiceResource()},
     executor=dg.in_process_executor,
 )

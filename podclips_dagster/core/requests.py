@@ -66,7 +66,8 @@ class ClipRequests:
             return
         with mongo_errors("creating clip_requests indexes"):
             # The sensor's page, the watchdog's scan, and settling by clip.
-            self.collection.create_index([("status", 1), ("requested_at", 1)], name="by_status")
+            self.collection.create_index([("status", 1), ("priority", 1), ("requested_at", 1)],
+                                         name="pending_order")
             self.collection.create_index([("status", 1), ("queued_at", 1)], name="queued_age")
             self.collection.create_index([("partition_key", 1), ("status", 1)], name="by_clip")
             self.collection.create_index([("run_key", 1)], name="by_run_key", sparse=True)
@@ -85,10 +86,11 @@ class ClipRequests:
     # -- the sensor's side --------------------------------------------------
 
     def pending_page(self, limit: int) -> list[dict]:
-        """The oldest pending requests: a requeued request goes ahead of newer ones."""
+        """People's requests before predicted pre-cuts (`priority` 1; absent sorts first),
+        then the oldest: a requeued request goes ahead of newer ones."""
         with mongo_errors("reading pending clip requests"):
             return list(self.collection.find({"status": PENDING})
-                        .sort([("requested_at", 1), ("_id", 1)]).limit(limit))
+                        .sort([("priority", 1), ("requested_at", 1), ("_id", 1)]).limit(limit))
 
     def set_partition_key(self, request_id, partition_key: str) -> None:
         with mongo_errors(f"updating request {request_id}"):

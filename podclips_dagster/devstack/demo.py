@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from podclips_dagster.core.spec import ClipSpec
+from podclips_dagster.devstack.demo_demand import seed_demo_events
 from podclips_dagster.devstack.synthetic_audio import make_episode, make_transcript_chunks
 
 log = logging.getLogger("podclips.demo")
@@ -104,6 +105,7 @@ def seed_and_register(settings, count: int | None) -> dict:
     service = ClipService.from_settings(settings)
     log.info("seeding demo episodes (the first time takes a few seconds of FFmpeg)")
     episodes = seed_demo(service, count)
+    demand_events = seed_demo_events(service)
     added = 0
     if os.environ.get("DAGSTER_HOME"):
         from dagster import DagsterInstance
@@ -117,4 +119,4 @@ def seed_and_register(settings, count: int | None) -> dict:
     for e in episodes:
         log.info("demo episode %s: %s (%s, %d chunks)", e["episode_id"], e["title"], e["format"],
                  e["chunks"])
-    return {"episodes": episodes, "partitions_added": added}
+    return {"episodes": episodes, "partitions_added": added, "demand_events": demand_events}

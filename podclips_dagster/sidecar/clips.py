@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
+from podclips_dagster.core.demand.precut import queue_precut_after_play
 from podclips_dagster.core.errors import ChunkOutOfRange, InvalidDuration
 from podclips_dagster.core.service import ResolvedClip
 from podclips_dagster.core.spec import ALLOWED_DURATIONS, MAX_EPISODE_ID_LENGTH, ClipSpec
@@ -39,6 +40,7 @@ async def generate_audio_clip(body: GenerateRequest, request: Request,
         ("chunk", body.episode_id, body.chunk_index, body.duration),
         lambda: app.service.resolve(body.episode_id, body.chunk_index, body.duration)))
     background.add_task(record_play, app, outcome.spec)
+    background.add_task(queue_precut_after_play, app.service, outcome.spec)
     if isinstance(outcome, Pending):
         return _pending_response(outcome)
     return ClipResponse(**outcome.to_dict())
@@ -72,6 +74,7 @@ async def dashboard_clip(
         ("time", episode_id, start_time_ms, duration),
         lambda: _resolve_at(app.service, episode_id, start_time_ms / 1000, duration)))
     background.add_task(record_play, app, outcome.spec)
+    background.add_task(queue_precut_after_play, app.service, outcome.spec)
     if isinstance(outcome, Pending):
         return _pending_response(outcome)
     ttl = app.settings.clip_url_ttl_seconds

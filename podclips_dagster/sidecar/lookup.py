@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
+from podclips_dagster.core.demand.precut import queue_precuts
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.sidecar.demand import record_impressions
 from podclips_dagster.sidecar.errors import documented
@@ -45,4 +46,7 @@ def lookup_audio_clips(body: LookupRequest, request: Request, background: Backgr
     available = sum(r.audio_clip.available for r in results)
     observed(request).update(items=len(specs), available=available)
     background.add_task(record_impressions, app, specs)
+    # The fast path: pre-cut top-ranked results now, within the shared budget.
+    shown_available = {spec for spec, r in zip(specs, results) if r.audio_clip.available}
+    background.add_task(queue_precuts, app.service, specs, shown_available)
     return LookupResponse(results=results)

@@ -6,6 +6,10 @@
 - model: the learned model (logistic regression, numpy), its training and lift
 - strategies: what the hourly schedule and the lookup route's fast path run
 - synthetic / replay: a seeded world and the replay that measures strategies
+- budget: the pre-generation budget per day, one counter shared by every door
+- store: catalogue frames, models, scores and existing clips in MongoDB
+- planning: what the Dagster assets, schedule and sensor run (train, score, plan)
+- precut: the sidecar's fast path (queue pre-cuts of what it just showed or played)
 
 Nothing here imports Dagster or FastAPI; the `clip_demand` asset and the
 `pregenerate_high_demand_clips` schedule call these functions.

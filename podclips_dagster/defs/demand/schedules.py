@@ -1,0 +1,69 @@
+"""When demand is scored, when the model is trained, and when predicted clips are cut.
+
+Hourly: `clip_demand` scores at :50 (env `CLIP_DEMAND_CRON`), and
+`pregenerate_high_demand_clips` cuts the best of those scores at :00 (env
+`PREGENERATE_CRON`) within `PrecutBudget.from_env()`: env
+`PREGENERATE_MAX_CLIPS_PER_RUN` (200), `PREGENERATE_MAX_CLIPS_PER_DAY` (1000),
+`PREGENERATE_MAX_COST_PER_DAY_USD` (1.00), `PREGENERATE_COST_PER_CLIP_USD`
+(0.000025). Daily at 04:20 UTC: `demand_model` is retrained (env `DEMAND_MODEL_CRON`).
+"""
+
+import os
+from datetime import timezone
+
+import dagster as dg
+
+from podclips_dagster.core.demand.budget import PrecutBudget
+from podclips_dagster.core.demand.planning import plan_pregeneration
+from podclips_dagster.defs.clips.jobs import audio_clips_job
+from podclips_dagster.defs.clips.partitions import AUDIO_CLIPS_PARTITIONS_NAME
+from podclips_dagster.defs.demand.assets import clip_demand, demand_model
+from podclips_dagster.defs.demand.runs import predicted_runs
+from podclips_dagster.defs.resources import ClipServiceResource
+
+PREGENERATE_CRON = os.environ.get("PREGENERATE_CRON") or "0 * * * *"
+# Ten minutes before the pre-generation tick, so it reads scores that are minutes old.
+CLIP_DEMAND_CRON = os.environ.get("CLIP_DEMAND_CRON") or "50 * * * *"
+DEMAND_MODEL_CRON = os.environ.get("DEMAND_MODEL_CRON") or "20 4 * * *"
+
+clip_demand_job = dg.define_asset_job(
+    "clip_demand_job", selection=[clip_demand], executor_def=dg.in_process_executor,
+    description="Score every candidate chunk's demand and store the top ones.")
+demand_model_job = dg.define_asset_job(
+    "demand_model_job", selection=[demand_model], executor_def=dg.in_process_executor,
+    description="Retrain the demand model on the last 14 days of events.")
+
+clip_demand_schedule = dg.ScheduleDefinition(
+    name="clip_demand_schedule", job=clip_demand_job, cron_schedule=CLIP_DEMAND_CRON,
+    execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Hourly demand scores for pregenerate_high_demand_clips (env CLIP_DEMAND_CRON).")
+demand_model_schedule = dg.ScheduleDefinition(
+    name="demand_model_schedule", job=demand_model_job, cron_schedule=DEMAND_MODEL_CRON,
+    execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Daily retraining of the demand model (env DEMAND_MODEL_CRON).")
+
+
+@dg.schedule(
+    name="pregenerate_high_demand_clips", job=audio_clips_job, cron_schedule=PREGENERATE_CRON,
+    execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Cuts the best-scored clips of clip_demand that are not cut yet (15/30/60 s "
+    "as their demand asks), within the pre-generation budget shared with the sidecar's fast "
+    "path: registers their partitions and launches low-priority runs grouped by episode.",
+)
+def pregenerate_high_demand_clips(context: dg.ScheduleEvaluationContext,
+                                  clip_service: ClipServiceResource):
+    now = context.scheduled_execution_time.astimezone(timezone.utc)
+    db = clip_service.get_service().db
+    plan = plan_pregeneration(db, now, PrecutBudget.from_env(),
+                              tick_key=f"schedule:{now:%Y-%m-%dT%H:%M}")
+    if not plan.clips:
+        context.log.info("nothing to pre-cut: %s", plan.reason)
+        return dg.SkipReason(plan.reason)
+    runs, new_keys = predicted_runs(context.instance, plan.clips, f"pregenerate-{now:%Y%m%dT%H%M}")
+    # Schedules cannot return partition requests (Dagster 1.13): register before the runs
+    # launch, diffed against the one get_dynamic_partitions call inside predicted_runs.
+    if new_keys:
+        context.instance.add_dynamic_partitions(AUDIO_CLIPS_PARTITIONS_NAME, new_keys)
+    context.log.info("pre-cutting %d clip(s) in %d run(s) (%d new partition(s)); budget today: %s",
+                     len(plan.clips), len(runs), len(new_keys), plan.budget)
+    return runs

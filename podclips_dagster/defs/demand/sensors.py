@@ -1,0 +1,49 @@
+"""New episodes get their likely opening clips cut before the hourly schedule would see them.
+
+A new episode has no demand of its own yet; its podcast's recent demand is
+what predicts its first plays (the burst after publication), so the sensor
+scores its opening chunks with the same model as `clip_demand` and cuts those
+that clear the model's threshold, within the shared budget.
+"""
+
+import json
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from podclips_dagster.core.demand.budget import PrecutBudget
+from podclips_dagster.core.demand.planning import find_new_episodes, plan_new_episode_clips
+from podclips_dagster.core.demand.store import latest_model
+from podclips_dagster.defs.clips.assets import episode_metadata
+from podclips_dagster.defs.clips.jobs import audio_clips_job
+from podclips_dagster.defs.clips.partitions import audio_clips_partitions
+from podclips_dagster.defs.demand.runs import predicted_runs
+from podclips_dagster.defs.resources import ClipServiceResource
+
+
+@dg.sensor(
+    job=audio_clips_job, minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Watches episode_metadata for newly published episodes and pre-cuts the opening "
+    "clips the demand model expects to be played (episodes whose transcript chunks have not "
+    "arrived are retried for 6 h), within the pre-generation budget.",
+)
+def new_episode_sensor(context: dg.SensorEvaluationContext,
+                       clip_service: ClipServiceResource) -> dg.SensorResult:
+    service = clip_service.get_service()
+    now = datetime.now(timezone.utc)
+    found = find_new_episodes(service.catalogue, json.loads(context.cursor or "{}"), now)
+    clips = plan_new_episode_clips(service.db, found.ready, now, PrecutBudget.from_env(),
+                                   latest_model(service.db))
+    runs, new_keys = predicted_runs(context.instance, clips, "new-episodes")
+    context.log.info("%d new episode(s) ready, %d waiting for chunks: %d opening clip(s) in "
+                     "%d run(s)", len(found.ready), len(found.cursor["waiting"]), len(clips),
+                     len(runs))
+    observed = [dg.AssetObservation(episode_metadata.key, metadata={
+        "new_episodes": len(found.ready), "precut_clips": len(clips),
+        "newest_published_at": found.cursor["after"]})] if len(found.ready) else []
+    return dg.SensorResult(
+        run_requests=runs, asset_events=observed, cursor=json.dumps(found.cursor),
+        dynamic_partitions_requests=(
+            [audio_clips_partitions.build_add_request(new_keys)] if new_keys else []),
+    )
