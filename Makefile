@@ -26,9 +26,11 @@ test: $(STAMP)
 	bash scripts/ensure_chromium.sh || test -z "$$CI"
 	$(BIN)/python -m pytest
 
-## Benchmarks (not tests): each prints its figures and a ratio against a baseline.
+## Benchmarks (not tests): each prints its figures and a ratio against a baseline
+## measured in the same run, and a JSON line last. About 15 minutes on 2 cores.
+BENCHMARKS := clip_latency api_latency on_demand demand_replay audiogram_render
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.clip_latency
+	for b in $(BENCHMARKS); do $(BIN)/python -m benchmarks.$$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .podclips .pytest_cache
