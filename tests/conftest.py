@@ -79,6 +79,21 @@ def boto3_client(endpoint):
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
 
 
+@pytest.fixture
+def service(settings):
+    from podclips_dagster.core.service import ClipService
+
+    return ClipService.from_settings(settings)
+
+
+@pytest.fixture
+def resource(settings):
+    """The Dagster resource pointed at the test servers."""
+    from tests.sensor_harness import resource_for
+
+    return resource_for(settings)
+
+
 @pytest.fixture(scope="session")
 def media_cache(tmp_path_factory):
     """Synthetic episodes made once per session: (minutes, kind, rate, channels, cover) -> path."""

@@ -10,18 +10,8 @@ from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import audio_clips
 from podclips_dagster.defs.clips.checks import CHECK_NAME
 from podclips_dagster.defs.clips.registration import register_clip_partitions
-from podclips_dagster.defs.resources import ClipServiceResource
 
 AUDIO_CLIPS = dg.AssetKey("audio_clips")
-
-
-@pytest.fixture
-def resource(settings):
-    return ClipServiceResource(
-        mongodb_uri=settings.mongodb_uri, mongodb_db=settings.mongodb_db, storage="s3",
-        s3_endpoint_url=settings.s3_endpoint_url, source_bucket=settings.source_bucket,
-        clips_bucket=settings.clips_bucket,
-    )
 
 
 def test_definitions_load_without_touching_the_network(monkeypatch):

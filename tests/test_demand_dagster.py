@@ -16,7 +16,6 @@ from podclips_dagster.core.demand.precut import queue_precut_after_play, queue_p
 from podclips_dagster.core.demand.store import load_scores, save_scores
 from podclips_dagster.core.demand.strategies import FastPath
 from podclips_dagster.core.demand.synthetic import SyntheticConfig, generate_world
-from podclips_dagster.core.service import ClipService
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import audio_clips, episode_metadata, transcript_chunks
 from podclips_dagster.defs.clips.jobs import audio_clips_job
@@ -28,19 +27,9 @@ from podclips_dagster.defs.demand.schedules import (
 from podclips_dagster.defs.demand.sensors import new_episode_sensor
 from podclips_dagster.devstack.demo import DEMO_EPISODES
 from podclips_dagster.devstack.demo_demand import seed_demo_events
-from tests.sensor_harness import keys_of, resource_for, tick
+from tests.sensor_harness import keys_of, tick
 
 UTC = timezone.utc
-
-
-@pytest.fixture
-def service(settings):
-    return ClipService.from_settings(settings)
-
-
-@pytest.fixture
-def resource(settings):
-    return resource_for(settings)
 
 
 def add_episode(service, guid, podcast, published_at, chunks):

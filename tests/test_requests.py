@@ -14,20 +14,9 @@ from dagster._core.test_utils import create_run_for_test
 from podclips_dagster.cli import main
 from podclips_dagster.core.clip_audit import audit_clip
 from podclips_dagster.core.requests import MAX_ATTEMPTS, ClipRequests, create_request
-from podclips_dagster.core.service import ClipService
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.requests.sensors import clip_request_sensor, clip_request_watchdog
-from tests.sensor_harness import launch, register, resource_for, tick
-
-
-@pytest.fixture
-def service(settings):
-    return ClipService.from_settings(settings)
-
-
-@pytest.fixture
-def resource(settings):
-    return resource_for(settings)
+from tests.sensor_harness import launch, register, tick
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import pytest
 from bson import ObjectId
 
 from podclips_dagster.core.requests import ClipRequests, create_request
-from podclips_dagster.core.service import ClipService
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import MAX_PARTITIONS_PER_RUN
 from podclips_dagster.defs.requests.batches import plan_batches
@@ -15,19 +14,9 @@ from podclips_dagster.defs.requests.jobs import retire_expired_clips_job
 from podclips_dagster.defs.requests.sensors import (
     MAX_RUNS_PER_TICK, PAGE_SIZE, clip_request_sensor, outside_clips_sensor,
 )
-from tests.sensor_harness import keys_of, launch, register, resource_for, tick
+from tests.sensor_harness import keys_of, launch, register, tick
 
 AUDIO_CLIPS = dg.AssetKey("audio_clips")
-
-
-@pytest.fixture
-def service(settings):
-    return ClipService.from_settings(settings)
-
-
-@pytest.fixture
-def resource(settings):
-    return resource_for(settings)
 
 
 def _pending(episode: str, chunk: int, at: datetime) -> dict:

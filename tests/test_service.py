@@ -10,11 +10,6 @@ from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.core.storage import LocalStorage
 
 
-@pytest.fixture
-def service(settings, mongo_db, s3_storage):
-    return ClipService(settings, mongo_db, s3_storage)
-
-
 def _objects(service):
     return service.clips_bucket.list_keys("audio_clips/")
 

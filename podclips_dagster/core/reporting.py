@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.spec import ClipSpec
+from podclips_dagster.core.stores.clip_records import spec_of
 from podclips_dagster.core.stores.mongo import mongo_errors
 
 log = logging.getLogger("podclips.reporting")
@@ -35,12 +35,9 @@ def unreported_clips(service, made_before: datetime,
         ).sort("generated_at", 1).limit(limit))
     found = []
     for record in records:
-        try:
-            spec = ClipSpec(record["episode_id"], record["chunk_index"],
-                            record["duration_seconds"])
-        except (KeyError, PodclipsError):
+        spec = spec_of(record)
+        if spec is None:
             log.warning("audio_clips record %s names no valid clip; not reported", record["_id"])
-            spec = None
         made = record["generated_at"]
         record["generated_at"] = made if made.tzinfo else made.replace(tzinfo=timezone.utc)
         found.append((spec, record))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.spec import ClipSpec
+from podclips_dagster.core.stores.clip_records import spec_of
 from podclips_dagster.core.stores.mongo import mongo_errors
 
 
@@ -21,15 +21,8 @@ def expired_clips(service, cutoff: datetime, limit: int) -> list[tuple[object, C
             {"generated_at": {"$lt": cutoff}, "retired_at": None},
             {"episode_id": 1, "chunk_index": 1, "duration_seconds": 1},
         ).sort("generated_at", 1).limit(limit)
-        found = []
-        for record in records:
-            try:
-                spec = ClipSpec(record["episode_id"], record["chunk_index"],
-                                record["duration_seconds"])
-            except (KeyError, PodclipsError):
-                continue
-            found.append((record["_id"], spec))
-    return found
+        specs = [(record["_id"], spec_of(record)) for record in records]
+    return [(record_id, spec) for record_id, spec in specs if spec is not None]
 
 
 def retire(service, record_ids: list, specs: list[ClipSpec], delete_clips: bool) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.core.stores.mongo import mongo_errors
 
@@ -18,6 +19,14 @@ CLIP_KEY_FIELDS = ("episode_id", "chunk_index", "duration_seconds")
 def _clip_filter(spec: ClipSpec) -> dict:
     return {"episode_id": spec.episode_id, "chunk_index": spec.chunk_index,
             "duration_seconds": spec.duration_seconds}
+
+
+def spec_of(record: dict) -> ClipSpec | None:
+    """The clip a record names, or None if its identity fields are missing or invalid."""
+    try:
+        return ClipSpec(record["episode_id"], record["chunk_index"], record["duration_seconds"])
+    except (KeyError, PodclipsError):
+        return None
 
 
 class ClipRecords:
@@ -48,7 +57,7 @@ class ClipRecords:
         with mongo_errors("reading clip records"):
             found = {}
             for doc in self.collection.find(query, {"_id": 0}):
-                spec = ClipSpec(doc["episode_id"], doc["chunk_index"], doc["duration_seconds"])
+                spec = spec_of(doc)
                 if spec in wanted:
                     found[spec] = doc
         return found
