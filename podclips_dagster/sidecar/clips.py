@@ -42,7 +42,7 @@ async def generate_audio_clip(body: GenerateRequest, request: Request,
     background.add_task(record_play, app, outcome.spec)
     background.add_task(queue_precut_after_play, app.service, outcome.spec)
     if isinstance(outcome, Pending):
-        return _pending_response(outcome)
+        return pending_response(outcome)
     return ClipResponse(**outcome.to_dict())
 
 
@@ -76,7 +76,7 @@ async def dashboard_clip(
     background.add_task(record_play, app, outcome.spec)
     background.add_task(queue_precut_after_play, app.service, outcome.spec)
     if isinstance(outcome, Pending):
-        return _pending_response(outcome)
+        return pending_response(outcome)
     ttl = app.settings.clip_url_ttl_seconds
     return DashboardClipResponse(
         clip_url=outcome.audio_url,
@@ -106,7 +106,8 @@ def _resolve_at(service, episode_id: str, time_s: float, duration: int) -> Resol
     return ResolvedClip(ClipSpec(episode.guid, chunk.chunk_index, duration), episode, chunk)
 
 
-def _pending_response(pending: Pending) -> JSONResponse:
+def pending_response(pending: Pending) -> JSONResponse:
+    """202 with the clip request that will finish the work, and when to poll again."""
     spec = pending.spec
     body = PendingResponse(request_id=pending.request_id, partition_key=spec.partition_key,
                            episode_id=spec.episode_id, chunk_index=spec.chunk_index,

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from podclips_dagster.core.errors import PodclipsError
@@ -31,6 +31,7 @@ from podclips_dagster.core.media.videos import VIDEOS_FIELD, ensure_video
 from podclips_dagster.core.media.waveform import PNG_SIZE
 from podclips_dagster.core.spec import DEFAULT_DURATION
 from podclips_dagster.sidecar.budget import Pending, clip_within_budget
+from podclips_dagster.sidecar.clips import pending_response
 from podclips_dagster.sidecar.errors import STATUS_BY_KIND, documented
 from podclips_dagster.sidecar.models import ChunkIndex, Duration, EpisodeId, PendingResponse
 from podclips_dagster.sidecar.security import client_ip, require_key_within_limits
@@ -206,12 +207,6 @@ async def generate_video_clip(body: VideoRequest, request: Request,
     outcome = await clip_within_budget(
         request, lambda: service.resolve(body.episode_id, body.chunk_index, body.duration))
     if isinstance(outcome, Pending):
-        spec = outcome.spec
-        pending = PendingResponse(request_id=outcome.request_id, partition_key=spec.partition_key,
-                                  episode_id=spec.episode_id, chunk_index=spec.chunk_index,
-                                  duration_seconds=spec.duration_seconds,
-                                  retry_after_seconds=outcome.retry_after)
-        return JSONResponse(pending.model_dump(), status_code=202,
-                            headers={"Retry-After": str(outcome.retry_after)})
+        return pending_response(outcome)
     video = await anyio.to_thread.run_sync(partial(ensure_video, service, outcome.spec, body.size))
     return VideoResponse(**video.to_dict())
