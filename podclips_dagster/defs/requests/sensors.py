@@ -92,8 +92,9 @@ def clip_request_sensor(context: dg.SensorEvaluationContext,
     launched = [b for b in (_claim(store, b) for b in batches[:MAX_RUNS_PER_TICK]) if b]
     launched_keys = {key for batch in launched for key in batch.keys}
     new_keys = [key for key in to_register if key in launched_keys]
-    context.log.info("%d request(s) -> %d run(s), %d new partition(s)",
-                     sum(len(b.request_ids) for b in launched), len(launched), len(new_keys))
+    if launched:  # an idle tick every 5 s would bury the log
+        context.log.info("%d request(s) -> %d run(s), %d new partition(s)",
+                         sum(len(b.request_ids) for b in launched), len(launched), len(new_keys))
     return dg.SensorResult(
         run_requests=[batch.run_request() for batch in launched],
         dynamic_partitions_requests=(
