@@ -38,6 +38,7 @@ EXCLUDED = {
     "secantusdb": "the embedded MongoDB server is for local stacks",
     "uvicorn": "the local server; Lambda calls the app through Mangum",
     "imageio-ffmpeg": "the FFmpeg layer provides the binary",
+    "pandas": "demand scoring runs in Dagster; the sidecar's fast path needs no pandas",
 }
 # Parts of the package only the other doors use.
 SKIPPED_PARTS = ("defs", "definitions.py", "devstack", "cli", "__pycache__")

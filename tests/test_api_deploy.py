@@ -89,7 +89,7 @@ def test_the_handler_imports_without_the_excluded_packages(tmp_path):
     """Import the Lambda entry point in a fresh interpreter where they cannot be imported."""
     probe = textwrap.dedent("""
         import importlib.abc, sys
-        BLOCKED = {"dagster", "dagster_aws", "uvicorn", "secantus", "imageio_ffmpeg"}
+        BLOCKED = {"dagster", "dagster_aws", "uvicorn", "secantus", "imageio_ffmpeg", "pandas"}
         class Block(importlib.abc.MetaPathFinder):
             def find_spec(self, name, path, target=None):
                 if name.split(".")[0] in BLOCKED:

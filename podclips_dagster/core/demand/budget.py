@@ -23,7 +23,7 @@ from typing import Mapping
 
 from pymongo.errors import DuplicateKeyError
 
-from podclips_dagster.core.demand.scoring import ClipKey
+from podclips_dagster.core.demand.keys import ClipKey
 
 LEDGER_COLLECTION = "precut_budget"
 DOORS = ("schedule", "new_episode", "fast_path")

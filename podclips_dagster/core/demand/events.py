@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import pandas as pd
 from pymongo import ASCENDING, IndexModel
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLLECTION = "clip_demand_events"
 EVENT_TYPES = ("impression", "play", "request")
@@ -109,7 +111,9 @@ class DemandEventWriter:
         return len(result.inserted_ids)
 
 
-def load_events(collection, since: datetime, until: datetime | None = None) -> pd.DataFrame:
+def load_events(collection, since: datetime, until: datetime | None = None) -> "pd.DataFrame":
+    import pandas as pd  # here, not at import: the sidecar writes events without pandas
+
     """Events with since <= ts < until, oldest first, as EVENT_COLUMNS (ts in UTC).
 
     `rank` is NaN for plays and requests.

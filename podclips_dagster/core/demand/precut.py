@@ -21,8 +21,8 @@ from typing import Iterable
 from bson import ObjectId
 
 from podclips_dagster.core.demand.budget import PrecutBudget, PrecutLedger
-from podclips_dagster.core.demand.scoring import ClipKey
-from podclips_dagster.core.demand.strategies import FastPath
+from podclips_dagster.core.demand.keys import ClipKey
+from podclips_dagster.core.demand.fast_path import FastPath
 from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.requests import PENDING, ClipRequests
 from podclips_dagster.core.spec import ClipSpec

@@ -12,20 +12,15 @@ are returned.
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
 from podclips_dagster.core.demand.features import DURATIONS
+from podclips_dagster.core.demand.keys import ClipKey
 
 
-class ClipKey(NamedTuple):
-    """A clip as the demand code names it; equal to a plain (id, index, duration) tuple."""
-
-    episode_id: str
-    chunk_index: int
-    duration_seconds: int = 30
 
 
 def decay_score(features: pd.DataFrame, play_weight: float = 0.5,
