@@ -2,6 +2,7 @@
 captions exactly while the transcript has words."""
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -63,10 +64,15 @@ def test_square_audiogram_plays_with_captions_at_the_right_times(media_world, me
     assert record["videos"]["1080x1080"]["s3_url"] == video.s3_url
 
 
-def test_landscape_audiogram(media_world, tmp_path):
+def test_landscape_audiogram_rendered_once_for_identical_requests(media_world, tmp_path):
     service = media_world.service
     clip = service.ensure_clip(EPISODE_ID, 2, 15)
-    video = ensure_video(service, clip.spec, "1920x1080")
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(lambda _: ensure_video(service, clip.spec, "1920x1080"), range(2)))
+    assert sorted(v.cached for v in both) == [False, True]  # one rendered, one reused it
+    # The same video (MongoDB keeps milliseconds of the renderer's timestamp).
+    assert abs(both[0].generated_at - both[1].generated_at).total_seconds() < 0.001
+    video = both[0]
     assert video.s3_url.endswith("audio_clips/media~3Ashow~2Fep-1/2_15s.audiogram-1920x1080.mp4")
     info = probe_media(fetch(service, video_key(clip.spec, "1920x1080"), tmp_path / "w.mp4"),
                        service.ffmpeg)

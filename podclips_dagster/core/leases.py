@@ -13,10 +13,14 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from typing import Callable, TypeVar
 
 from pymongo.errors import DuplicateKeyError
 
+from podclips_dagster.core.errors import DependencyUnavailable
 from podclips_dagster.core.stores.mongo import mongo_errors
+
+T = TypeVar("T")
 
 LEASES_COLLECTION = "clip_leases"
 # Longer than any cut we measured (an M4A over a slow link: a few seconds), shorter than
@@ -78,3 +82,26 @@ class Leases:
                 return False
             time.sleep(pause)
             pause = min(pause * 1.5, _MAX_POLL_S)
+
+    def make_once(self, name: str, find: Callable[[], T | None], make: Callable[[], T],
+                  on_wait: Callable[[], None] = lambda: None, recheck: bool = True) -> T:
+        """`make()` under the lease `name`, unless `find()` shows someone already made it.
+
+        With `recheck` the holder calls `find` first (it may have won a lease that
+        another caller released after making the thing); waiters reuse what the
+        holder made, or take over if it failed.
+        """
+        deadline = time.monotonic() + self.ttl_seconds
+        while True:
+            token = self.acquire(name)
+            if token:
+                try:
+                    found = find() if recheck else None
+                    return found if found is not None else make()
+                finally:
+                    self.release(name, token)
+            on_wait()
+            if not self.wait(name, deadline):
+                raise DependencyUnavailable(f"timed out waiting for another caller to finish {name}")
+            if (found := find()) is not None:
+                return found

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from podclips_dagster.core.audio.cutter import cut_clip
 from podclips_dagster.core.audio.ffmpeg import find_ffmpeg
-from podclips_dagster.core.errors import DependencyUnavailable
 from podclips_dagster.core.leases import LEASES_COLLECTION, Leases
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.core.storage import open_storage
@@ -133,22 +132,14 @@ class ClipService:
             return hit
         # One cut per clip across every door and process: the lease holder cuts, the
         # others wait for it and reuse its clip (or take over if it failed).
-        deadline = time.monotonic() + self.leases.ttl_seconds
-        while True:
-            token = self.leases.acquire(spec.partition_key)
-            if token:
-                try:
-                    if not force and (hit := self.find_clip(spec)):
-                        return hit  # cut by the holder we just succeeded
-                    return self._cut_and_store(resolved, requested_by, logger, started)
-                finally:
-                    self.leases.release(spec.partition_key, token)
-            logger.info("%s is being cut by another caller; waiting for it", spec.describe())
-            if not self.leases.wait(spec.partition_key, deadline):
-                raise DependencyUnavailable(
-                    f"timed out waiting for another caller to cut {spec.describe()}")
-            if hit := self.find_clip(spec):
-                return hit
+        return self.leases.make_once(
+            spec.partition_key,
+            find=lambda: self.find_clip(spec),
+            make=lambda: self._cut_and_store(resolved, requested_by, logger, started),
+            on_wait=lambda: logger.info("%s is being cut by another caller; waiting for it",
+                                        spec.describe()),
+            recheck=not force,
+        )
 
     def _cut_and_store(self, resolved: ResolvedClip, requested_by: str, logger, started: float):
         spec, episode, chunk = resolved.spec, resolved.episode, resolved.chunk

@@ -68,6 +68,16 @@ def ensure_video(service, spec: ClipSpec, size: str = DEFAULT_VIDEO_SIZE, *,
     record = clip_record(service, spec)
     if not force and (hit := find_video(service, spec, size, record)):
         return hit
+    # Rendering takes seconds of both cores: identical requests render once.
+    return service.leases.make_once(
+        f"video:{spec.partition_key}:{size}",
+        find=lambda: find_video(service, spec, size, clip_record(service, spec)),
+        make=lambda: _render_and_store(service, spec, size, clip_record(service, spec)),
+        recheck=not force,
+    )
+
+
+def _render_and_store(service, spec: ClipSpec, size: str, record: dict) -> VideoResult:
     started = time.perf_counter()
     # Captions are the clip's stored transcript: make the share assets first if need be.
     shared = ensure_share_assets(service, spec)
