@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from podclips_dagster.core.media.audiogram import VIDEO_SIZES
+from podclips_dagster.core.media.share_assets import ASSETS, asset_key
+from podclips_dagster.core.media.videos import video_key
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.core.stores.clip_records import spec_of
 from podclips_dagster.core.stores.mongo import mongo_errors
@@ -25,11 +28,19 @@ def expired_clips(service, cutoff: datetime, limit: int) -> list[tuple[object, C
     return [(record_id, spec) for record_id, spec in specs if spec is not None]
 
 
+def derived_keys(spec: ClipSpec) -> list[str]:
+    """Objects made from a clip and stored beside it (waveform, transcript, videos)."""
+    return ([asset_key(spec, kind) for kind in ASSETS]
+            + [video_key(spec, size) for size in VIDEO_SIZES])
+
+
 def retire(service, record_ids: list, specs: list[ClipSpec], delete_clips: bool) -> None:
-    """Stamp records retired, or delete object then record when `delete_clips`."""
+    """Stamp records retired, or, when `delete_clips`, delete the clip's objects and
+    then its record (a record never outlives its object)."""
     if delete_clips:
         for spec in specs:
-            service.clips_bucket.delete(spec.object_key)
+            for key in derived_keys(spec) + [spec.object_key]:
+                service.clips_bucket.delete(key)
             service.records.delete(spec)
         return
     with mongo_errors("marking clips retired"):
