@@ -63,7 +63,7 @@ def _seed(db, storage, bucket: str, guid: str, seconds: float, kind: str) -> tup
 
 @pytest.fixture(scope="session")
 def api_catalogue(mongo_server, s3_server) -> Catalogue:
-    client = pymongo.MongoClient(mongo_server.uri)
+    client = pymongo.MongoClient(mongo_server.uri, tz_aware=True)  # as production reads
     db = client[f"api_{uuid.uuid4().hex[:10]}"]
     storage = S3Storage(endpoint_url=s3_server)
     source = f"raw-api-{uuid.uuid4().hex[:8]}"

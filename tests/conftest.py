@@ -39,7 +39,7 @@ def s3_server():
 @pytest.fixture
 def mongo_db(mongo_server):
     """A fresh database per test on the shared server."""
-    client = pymongo.MongoClient(mongo_server.uri, serverSelectionTimeoutMS=5000)
+    client = pymongo.MongoClient(mongo_server.uri, serverSelectionTimeoutMS=5000, tz_aware=True)
     name = f"t_{uuid.uuid4().hex[:12]}"
     yield client[name]
     client.drop_database(name)

@@ -63,7 +63,7 @@ class MediaWorld:
 
 @pytest.fixture(scope="session")
 def media_world(mongo_server, s3_server, tmp_path_factory) -> MediaWorld:
-    client = pymongo.MongoClient(mongo_server.uri)
+    client = pymongo.MongoClient(mongo_server.uri, tz_aware=True)  # as production reads
     db = client[f"media_{uuid.uuid4().hex[:10]}"]
     storage = S3Storage(endpoint_url=s3_server)
     source, clips = f"raw-media-{uuid.uuid4().hex[:8]}", f"clips-media-{uuid.uuid4().hex[:8]}"

@@ -38,8 +38,6 @@ def unreported_clips(service, made_before: datetime,
         spec = spec_of(record)
         if spec is None:
             log.warning("audio_clips record %s names no valid clip; not reported", record["_id"])
-        made = record["generated_at"]
-        record["generated_at"] = made if made.tzinfo else made.replace(tzinfo=timezone.utc)
         found.append((spec, record))
     return found
 

@@ -4,7 +4,7 @@ attach duplicates to the run already making their clip."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import datetime
 
 from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.requests import INVALID_KINDS, ClipRequests
@@ -51,7 +51,7 @@ def triage(service, store: ClipRequests, page: list[dict]) -> dict[str, list[dic
         newest = max(doc["requested_at"] for doc in wanted[key])
         # A record older than the request was there when it was asked for, and the
         # requester still wanted a cut (its object was gone): that needs a run.
-        if _aware(made) >= _aware(newest):
+        if made >= newest:
             clip = service.find_clip(ClipSpec.from_partition_key(key), confirm=False)
             if clip is not None:
                 store.settle_done(key, clip)
@@ -83,6 +83,3 @@ def _made_at(service, keys: list[str]) -> dict[str, datetime]:
                     made[key] = record["generated_at"]
     return made
 
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -191,8 +191,6 @@ class ClipService:
     def _result(self, spec: ClipSpec, record: dict, cached: bool, processing_ms: int,
                 **extra) -> ClipResult:
         generated_at = record.get("generated_at") or datetime.now(timezone.utc)
-        if generated_at.tzinfo is None:
-            generated_at = generated_at.replace(tzinfo=timezone.utc)
         return ClipResult(
             spec=spec,
             audio_url=self.clips_bucket.url(spec.object_key),
@@ -210,9 +208,5 @@ class ClipService:
 
 
 def _recently_confirmed(record: dict) -> bool:
-    confirmed = record.get("confirmed_at")
-    if confirmed is None:
-        return False
-    if confirmed.tzinfo is None:
-        confirmed = confirmed.replace(tzinfo=timezone.utc)
-    return datetime.now(timezone.utc) - confirmed < CONFIRMATION_TTL
+    confirmed = record.get("confirmed_at")  # aware: mongo_client() reads tz_aware
+    return confirmed is not None and datetime.now(timezone.utc) - confirmed < CONFIRMATION_TTL

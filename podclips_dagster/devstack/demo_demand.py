@@ -58,8 +58,7 @@ def seed_demo_events(service, days: float = 7, seed: int = 7, now: datetime | No
 
 
 def _published(episode: dict) -> datetime:
-    published = episode.get("published_at") or datetime(2000, 1, 1, tzinfo=timezone.utc)
-    return published if published.tzinfo else published.replace(tzinfo=timezone.utc)
+    return episode.get("published_at") or datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 def _search(rng, episode: str, appeal: list[int], chunks: int, ts: datetime,

@@ -105,12 +105,9 @@ def _render_and_store(service, spec: ClipSpec, size: str, record: dict) -> Video
 
 
 def _result(service, spec: ClipSpec, size: str, video: dict, cached: bool) -> VideoResult:
-    generated_at = video["generated_at"]
-    if generated_at.tzinfo is None:
-        generated_at = generated_at.replace(tzinfo=timezone.utc)
     return VideoResult(
         spec=spec, size=size, video_url=service.clips_bucket.url(video["key"]),
         s3_url=video["s3_url"], public_url=video.get("public_url"), duration=video["duration"],
         file_size_bytes=video["size_bytes"], render_time_ms=video["render_time_ms"],
-        generated_at=generated_at, cached=cached,
+        generated_at=video["generated_at"], cached=cached,
     )
