@@ -56,7 +56,9 @@ def parse_args(argv=None):
     p.add_argument("--train-fraction", type=float, default=0.5,
                    help="with --log: share of its time span used to train the model (default 0.5)")
     p.add_argument("--days", type=float, default=None, help="generated log: measured days (default 14)")
-    p.add_argument("--searches-per-day", type=float, default=None, help="generated log: traffic")
+    p.add_argument("--searches-per-day", type=float, default=None, help="generated log: traffic (default 2000)")
+    p.add_argument("--back-catalogue-days", type=float, default=None,
+                   help="generated log: days of episodes published before it starts (default 730)")
     p.add_argument("--fast-path-latency", type=float, default=5.0,
                    help="seconds from an impression to its queued pre-cut being playable (default 5)")
     p.add_argument("--write-catalogue", type=Path, help="save the generated catalogue here")
@@ -77,6 +79,8 @@ def _config(args, seed: int) -> SyntheticConfig:
         cfg = replace(cfg, days=args.days)
     if args.searches_per_day is not None:
         cfg = replace(cfg, searches_per_day=args.searches_per_day)
+    if args.back_catalogue_days is not None:
+        cfg = replace(cfg, back_catalogue_days=args.back_catalogue_days)
     return cfg
 
 
@@ -119,7 +123,8 @@ def strategies(model, fast: FastPath) -> list[Strategy]:
 
 def table(results) -> str:
     head = (f"{'strategy':<18} {'1st-play hit':>12} {'overall hit':>11} {'pre-cut':>8} {'of chunks':>9} "
-            f"{'via fast':>8} {'played':>7} {'miss cuts':>9} {'storage':>9} {'$/1k plays':>10} {'wait/play':>9}")
+            f"{'via fast':>8} {'played':>7} {'miss cuts':>9} {'unseen':>6} {'late':>5} {'storage':>9} "
+            f"{'$/1k plays':>10} {'wait/play':>9}")
     lines = [head, "-" * len(head)]
     for r in results:
         m = r.metrics()
@@ -130,7 +135,7 @@ def table(results) -> str:
         lines.append(
             f"{r.strategy:<18} {m['first_play_hit_rate']:>12.1%} {m['overall_hit_rate']:>11.1%} "
             f"{r.precut:>8} {m['chunks_fraction']:>9.2%} {r.precut_fast_path:>8} {r.precut_played:>7} "
-            f"{r.cut_on_miss:>9} {gb:>7.2f}GB {usd:>10.4f} {wait:>8.2f}s")
+            f"{r.cut_on_miss:>9} {r.missed_unseen:>6} {r.missed_late:>5} {gb:>7.2f}GB {usd:>10.4f} {wait:>8.2f}s")
     return "\n".join(lines)
 
 
@@ -168,7 +173,8 @@ def main(argv=None) -> int:
     print(f"\nstorage at {CLIP_MB} MB/clip (pre-cuts + miss cuts); cost = ${CUT_USD * 1000:.4f} per 1,000 "
           f"cuts (Lambda 1 GB x 0.5 s, invoke, PUT, ranged GET) + ${STORAGE_USD_PER_GB_MONTH}/GB-month "
           f"for one month; wait/play = misses x {MISS_WAIT_S} s (today's miss p50) / plays. "
-          f"'played' = pre-cut clips someone played. {time.perf_counter() - started:.0f} s in all.")
+          f"'played' = pre-cut clips someone played; first plays missed: 'unseen' = never shown "
+          f"before, 'late' = queued but not ready yet, the rest shown but not cut. {time.perf_counter() - started:.0f} s in all.")
     print(json.dumps({"strategies": {r.strategy: r.metrics() for r in results}}))
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -56,9 +57,11 @@ def test_replay_counts_hits_misses_and_budget():
     prepared = PreparedLog(catalogue, log)
     none = replay(prepared, Strategy(), t0)
     assert (none.plays, none.first_plays, none.hits, none.precut, none.cut_on_miss) == (4, 3, 1, 0, 3)
+    assert (none.missed_unseen, none.missed_late) == (1, 0)  # chunk 3 was never shown
     # budget: 5 % of 100 chunks = 5 clips over 2 h, never 2 h spare: only rank <= 2 is queued
     fast = replay(prepared, Strategy(name="fast", fast_path=FastPath(max_rank=2)), t0)
     assert (fast.first_play_hits, fast.hits, fast.precut, fast.precut_played) == (1, 2, 1, 1)
+    assert (fast.missed_unseen, fast.missed_late) == (1, 0)  # chunk 2 was shown at rank 3, not cut
     assert fast.metrics() == {"first_play_hit_rate": 1 / 3, "overall_hit_rate": 0.5,
                               "clips_cut": 1, "chunks_fraction": 0.01}
     # a generous budget: rank 3 and the chunk after each play are queued as well
@@ -69,6 +72,7 @@ def test_replay_counts_hits_misses_and_budget():
     slow = replay(prepared, Strategy(name="slow", fast_path=FastPath(max_rank=2)), t0,
                   fast_path_latency_s=120)
     assert slow.first_play_hits == 0 and slow.precut == 1
+    assert (slow.missed_unseen, slow.missed_late) == (1, 1)
 
 
 def test_files_round_trip(world, tmp_path):
@@ -112,3 +116,23 @@ def test_benchmark_rejects_bad_arguments(tmp_path):
     out = subprocess.run([sys.executable, script, "--catalogue", str(tmp_path / "c.jsonl"),
                           "--log", str(tmp_path / "l.jsonl")], capture_output=True, text=True)
     assert out.returncode == 2 and "missing episode_id, chunk_index" in out.stderr
+
+
+def test_generated_interest_falls_with_age_and_favours_a_few_episodes():
+    """The issue's world: Zipf popularity over episodes and recency decay of interest."""
+    cfg = SyntheticConfig(seed=7, n_podcasts=10, back_catalogue_days=365, n_queries=2000,
+                          searches_per_day=400, warmup_days=1, days=3)
+
+    def shown_per_episode(cfg):
+        w = generate_world(cfg)
+        shown = w.log[w.log["type"] == "impression"].groupby("episode_id").size()
+        cat = w.catalogue.set_index("episode_id")
+        age_days = (pd.Timestamp(cfg.start) - cat["published_at"]).dt.days
+        shown = shown.reindex(cat.index, fill_value=0)
+        top_tenth = shown.sort_values(ascending=False).head(len(shown) // 10).sum() / shown.sum()
+        return shown[age_days.between(0, 60)].mean() / shown[age_days > 240].mean(), top_tenth
+
+    new_vs_old, top_tenth = shown_per_episode(cfg)
+    flat_new_vs_old, flat_top_tenth = shown_per_episode(replace(cfg, episode_zipf=0.0, interest_floor=1e6))
+    assert new_vs_old > 3 and flat_new_vs_old < 1.5  # 5.8 and 0.9 with this seed
+    assert top_tenth > flat_top_tenth + 0.08  # 0.75 and 0.62: podcasts and queries are Zipf in both

@@ -110,6 +110,8 @@ class ReplayResult:
     precut_fast_path: int
     precut_played: int  # pre-cut clips that someone played later
     cut_on_miss: int
+    missed_unseen: int  # first plays missed whose clip was never shown before
+    missed_late: int  # ... whose pre-cut was queued but not ready yet
     budget: int
     total_chunks: int
 
@@ -179,7 +181,8 @@ def replay(prepared: PreparedLog, strategy: Strategy, eval_start=None, budget_fr
     ready: dict = {}
     precut: set = set()
     r = dict.fromkeys(("plays", "first_plays", "hits", "first_play_hits", "precut",
-                       "precut_fast_path", "precut_played", "cut_on_miss"), 0)
+                       "precut_fast_path", "precut_played", "cut_on_miss",
+                       "missed_unseen", "missed_late"), 0)
     i = int(np.searchsorted(t, start))
     for j in np.flatnonzero(prepared.is_play[:i]):
         ready.setdefault(prepared.keys[j], t[j])
@@ -212,6 +215,9 @@ def replay(prepared: PreparedLog, strategy: Strategy, eval_start=None, budget_fr
             if prepared.first[j]:
                 r["first_plays"] += 1
                 r["first_play_hits"] += hit
+                if not hit:
+                    r["missed_late"] += at is not None
+                    r["missed_unseen"] += at is None and not prepared.first_after_impression[j]
             if key in precut:
                 precut.discard(key)
                 r["precut_played"] += 1

@@ -5,6 +5,10 @@ same files. The shape follows what DESIGN.md says about demand:
 - podcasts have Zipf popularity; they publish on their own cadence, so new
   episodes arrive during the log (and get a burst from a recency boost in
   search ranking and from people browsing the newest episodes);
+- the catalogue holds two years of back catalogue: feeds arrive with their
+  history and search indexes all of it. Within a podcast a few episodes draw
+  most of the interest (Zipf), and interest halves every 60 days of age down
+  to a floor, so old episodes are still found, less often;
 - searches draw a query from a Zipf distribution (popular queries repeat,
   so their top results are played again and again); each search shows its
   top results as impressions with ranks; a play follows an impression of the
@@ -12,7 +16,7 @@ same files. The shape follows what DESIGN.md says about demand:
   rate that falls with rank;
 - a play is sometimes followed by the next chunk ("keep listening"), some
   plays come from browsing an episode page (no impression: mostly its first
-  chunks) and some replay a clip someone shared earlier;
+  chunks, mostly of new episodes) and some replay a clip someone shared earlier;
 - a search session picks a clip duration (mostly 30 s, some 60 s and 15 s),
   carried by its impressions and plays.
 
@@ -40,8 +44,11 @@ class SyntheticConfig:
     warmup_days: float = 2.0  # history before the measured window
     days: float = 14.0  # the measured window
     n_podcasts: int = 80
-    back_catalogue_days: float = 120.0
+    back_catalogue_days: float = 730.0  # feeds arrive with their history, and search indexes it all
     podcast_zipf: float = 1.1
+    episode_zipf: float = 0.8  # within a podcast, a few episodes draw most of its interest
+    interest_half_life_days: float = 60.0  # queries match older episodes less ...
+    interest_floor: float = 0.1  # ... down to this share of a new episode's weight
     median_episode_minutes: float = 70.0
     searches_per_day: float = 2000.0
     n_queries: int = 25000
@@ -53,6 +60,7 @@ class SyntheticConfig:
     later_play_share: float = 0.2  # plays that come hours after the search
     continue_prob: float = 0.1  # P(next chunk is played after a play)
     browse_plays_per_search_play: float = 0.08
+    browse_back_catalogue_share: float = 0.25
     share_plays_per_search_play: float = 0.12
     recency_boost: float = 1.5  # ranking bonus of a new episode, decays over days
     recency_days: float = 3.0
@@ -120,11 +128,22 @@ def _search_times(cfg: SyntheticConfig, rng: np.random.Generator) -> np.ndarray:
     return cand[rng.random(len(cand)) < rate / peak]
 
 
-def _queries(cfg: SyntheticConfig, rng: np.random.Generator, cat: pd.DataFrame):
-    """Each query matches a few passages (runs of adjacent chunks) in a few episodes."""
+def _episode_interest(cfg: SyntheticConfig, rng: np.random.Generator, cat: pd.DataFrame,
+                      pub_s: np.ndarray) -> np.ndarray:
+    """How likely a query is to match each episode: its podcast's popularity, its own
+    (Zipf within the podcast, in a random order) and its age when the log starts."""
     pod_codes = cat["podcast"].str[-3:].astype(int).to_numpy()
-    pod_w = _zipf_weights(cfg.n_podcasts, cfg.podcast_zipf)[pod_codes] ** 0.7
-    ep_w = pod_w / pod_w.sum()
+    weight = _zipf_weights(cfg.n_podcasts, cfg.podcast_zipf)[pod_codes] ** 0.7
+    for code in np.unique(pod_codes):
+        mine = np.flatnonzero(pod_codes == code)
+        weight[mine] *= rng.permutation(_zipf_weights(len(mine), cfg.episode_zipf)) * len(mine)
+    age_days = np.maximum(cfg.warmup_days * DAY - pub_s, 0) / DAY
+    weight *= cfg.interest_floor + 2.0 ** (-age_days / cfg.interest_half_life_days)
+    return weight / weight.sum()
+
+
+def _queries(cfg: SyntheticConfig, rng: np.random.Generator, cat: pd.DataFrame, ep_w: np.ndarray):
+    """Each query matches a few passages (runs of adjacent chunks) in a few episodes."""
     chunks = cat["chunks"].to_numpy()
     offsets, ep, chunk, rel = [0], [], [], []
     for _ in range(cfg.n_queries):
@@ -146,8 +165,8 @@ def _durations(cfg: SyntheticConfig, rng: np.random.Generator, n: int) -> np.nda
     return rng.choice(np.array(values), n, p=np.array(probs) / sum(probs))
 
 
-def _search_events(cfg, rng, cat, pub_s):
-    offsets, q_ep, q_chunk, q_rel = _queries(cfg, rng, cat)
+def _search_events(cfg, rng, cat, pub_s, interest):
+    offsets, q_ep, q_chunk, q_rel = _queries(cfg, rng, cat, interest)
     times = _search_times(cfg, rng)
     queries = rng.choice(cfg.n_queries, len(times), p=_zipf_weights(cfg.n_queries, cfg.query_zipf))
     durations = _durations(cfg, rng, len(times))
@@ -174,8 +193,9 @@ def _search_events(cfg, rng, cat, pub_s):
     return impressions, plays
 
 
-def _browse_plays(cfg, rng, cat, pub_s, n):
-    """Plays from an episode page: recent episodes of popular podcasts, mostly the opening."""
+def _browse_plays(cfg, rng, cat, pub_s, interest, n):
+    """Plays from an episode page, mostly the opening: most go to the newest episodes of
+    popular podcasts, the rest to the back catalogue as its interest says."""
     span = (cfg.warmup_days + cfg.days) * DAY
     pod_codes = cat["podcast"].str[-3:].astype(int).to_numpy()
     pod_w = _zipf_weights(cfg.n_podcasts, cfg.podcast_zipf)[pod_codes]
@@ -183,7 +203,10 @@ def _browse_plays(cfg, rng, cat, pub_s, n):
     out = []
     for t, d in zip(np.sort(rng.uniform(0, span, n)), _durations(cfg, rng, n)):
         age = (t - pub_s) / DAY
-        w = np.where(age >= 0, pod_w * (np.exp(-np.maximum(age, 0) / 5.0) + 0.02), 0.0)
+        live = age >= 0
+        new = np.where(live, pod_w * np.exp(-np.maximum(age, 0) / 5.0), 0.0)
+        old = np.where(live, interest, 0.0)
+        w = (1 - cfg.browse_back_catalogue_share) * new / new.sum() + cfg.browse_back_catalogue_share * old / old.sum()
         e = rng.choice(len(cat), p=w / w.sum())
         c = rng.geometric(0.5) - 1 if rng.random() < 0.6 else rng.integers(chunks[e])
         out.append((t, e, min(int(c), chunks[e] - 1), d))
@@ -205,8 +228,9 @@ def generate_world(cfg: SyntheticConfig = SyntheticConfig()) -> SyntheticWorld:
     cat = _catalogue(cfg, rng)
     start = pd.Timestamp(cfg.start)
     pub_s = ((cat["published_at"] - start).dt.total_seconds()).to_numpy()
-    impressions, plays = _search_events(cfg, rng, cat, pub_s)
-    plays += _browse_plays(cfg, rng, cat, pub_s, rng.poisson(cfg.browse_plays_per_search_play * len(plays)))
+    interest = _episode_interest(cfg, rng, cat, pub_s)
+    impressions, plays = _search_events(cfg, rng, cat, pub_s, interest)
+    plays += _browse_plays(cfg, rng, cat, pub_s, interest, rng.poisson(cfg.browse_plays_per_search_play * len(plays)))
     plays = _with_continuations(cfg, rng, plays, cat["chunks"].to_numpy())
     plays.sort(key=lambda p: p[0])
     n_share = rng.poisson(cfg.share_plays_per_search_play * len(plays))
