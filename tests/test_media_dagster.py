@@ -1,14 +1,19 @@
 """The media assets in Dagster: share assets follow clips by themselves, videos on request."""
 
+from datetime import timedelta
+
 import dagster as dg
 
+from podclips_dagster.core.media.videos import ensure_video
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import audio_clips
 from podclips_dagster.defs.clips.partitions import AUDIO_CLIPS_PARTITIONS_NAME
 from podclips_dagster.defs.media.assets import clip_share_assets, clip_videos
 from podclips_dagster.defs.media.sensors import share_assets_follow_clips
+from podclips_dagster.defs.requests.sensors import outside_clips_sensor
 from podclips_dagster.defs.resources import ClipServiceResource
 from tests.media_fixtures import CLIP_CHUNK, EPISODE_ID
+from tests.sensor_harness import launch, tick
 
 # One seeded world for every media test module (imported fixtures would be one per module).
 pytest_plugins = ["tests.media_fixtures"]
@@ -76,3 +81,36 @@ def test_no_automation_on_videos_and_the_sensor_runs_by_default():
                  for asset in (clip_videos, clip_share_assets)}
     assert condition[clip_videos] is None and condition[clip_share_assets] is not None
     assert share_assets_follow_clips.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_videos_made_outside_dagster_are_reported_once(media_world):
+    service = media_world.service
+    spec = ClipSpec(EPISODE_ID, 3, 15)  # its own clip: no other test renders its video
+    service.ensure_clip(spec.episode_id, spec.chunk_index, spec.duration_seconds)
+    made = ensure_video(service, spec, "1080x1080", force=True, made_by="cli")
+    field = "videos.1080x1080.generated_at"
+    service.records.collection.update_one(  # past the sensor's lag
+        {"episode_id": EPISODE_ID, "chunk_index": 3, "duration_seconds": 15},
+        {"$set": {field: made.generated_at - timedelta(minutes=1)}})
+    res = resources(media_world)
+    with dg.instance_for_test() as instance:
+        result = tick(outside_clips_sensor, instance, res["clip_service"])
+        (event,) = [e for e in result.asset_events if e.asset_key == clip_videos.key]
+        assert event.partition == spec.partition_key
+        meta = {k: v.value for k, v in event.metadata.items()}
+        assert meta["made_by"] == "cli" and meta["duration_s_1080x1080"] == made.duration
+        assert meta["video_1080x1080"] == made.video_url
+        assert spec.partition_key in result.dynamic_partitions_requests[0].partition_keys
+        launch(instance, res["clip_service"], result, "outside_clips_sensor")
+        assert spec.partition_key in instance.get_materialized_partitions(clip_videos.key)
+
+        # The next tick acknowledges it; a video the asset renders is reported by its run.
+        later = tick(outside_clips_sensor, instance, res["clip_service"], result.cursor)
+        assert not [e for e in later.asset_events if e.asset_key == clip_videos.key]
+        run_config = {"ops": {"clip_videos": {"config": {"force": True}}}}
+        assert dg.materialize([clip_videos], partition_key=spec.partition_key, instance=instance,
+                              resources=res, run_config=run_config).success
+        record = service.records.find(spec)["videos"]["1080x1080"]
+        assert record["made_by"] == "dagster" and record["dagster_reported_at"] is not None
+        last = tick(outside_clips_sensor, instance, res["clip_service"], later.cursor)
+        assert not [e for e in last.asset_events if e.asset_key == clip_videos.key]

@@ -56,7 +56,7 @@ def run_video(args) -> int:
     service = _service()
     clip = service.ensure_clip(args.episode_id, args.chunk_index, args.duration,
                                requested_by="cli")
-    video = ensure_video(service, clip.spec, args.size, force=args.force)
+    video = ensure_video(service, clip.spec, args.size, force=args.force, made_by="cli")
     say(f"podclips: {'reused' if video.cached else 'rendered'} the {args.size} audiogram of "
         f"{clip.spec.describe()}" + ("" if video.cached else f" in {video.render_time_ms} ms"))
     out = video.to_dict()

@@ -1,9 +1,13 @@
-"""Clip records Dagster has not yet been checked against, oldest first.
+"""Clips and videos Dagster has not yet been checked against, oldest first.
 
-Every record is looked at once, then stamped `dagster_reported_at`: the
+Every clip record is looked at once, then stamped `dagster_reported_at`: the
 sensor reports it as a materialization unless a run already materialized it.
 Who made a clip is not enough to tell (runs record the source that wanted
 the clip, e.g. "predicted"), so the sensor asks Dagster instead.
+
+A video (`videos.{size}` on its clip's record) made by the `clip_videos`
+asset is stamped when it is stored; one made by the CLI or the sidecar waits
+for the sensor, the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from podclips_dagster.core.stores.mongo import mongo_errors
 
 log = logging.getLogger("podclips.reporting")
 
+REPORTED_FIELD = "dagster_reported_at"
+MADE_BY_DAGSTER = "dagster"
+
 
 def unreported_clips(service, made_before: datetime,
                      limit: int) -> list[tuple[ClipSpec | None, dict]]:
@@ -27,10 +34,10 @@ def unreported_clips(service, made_before: datetime,
     """
     collection = service.records.collection
     with mongo_errors("reading unreported clips"):
-        collection.create_index([("dagster_reported_at", 1), ("generated_at", 1)],
+        collection.create_index([(REPORTED_FIELD, 1), ("generated_at", 1)],
                                 name="dagster_reporting")
         records = list(collection.find(
-            {"dagster_reported_at": None, "generated_at": {"$lt": made_before},
+            {REPORTED_FIELD: None, "generated_at": {"$lt": made_before},
              "status": {"$in": ["ready", None]}},
         ).sort("generated_at", 1).limit(limit))
     found = []
@@ -47,6 +54,36 @@ def mark_reported(service, record_ids: list) -> int:
         return 0
     with mongo_errors("marking clips reported"):
         return service.records.collection.update_many(
-            {"_id": {"$in": record_ids}, "dagster_reported_at": None},
-            {"$set": {"dagster_reported_at": datetime.now(timezone.utc)}},
+            {"_id": {"$in": record_ids}, REPORTED_FIELD: None},
+            {"$set": {REPORTED_FIELD: datetime.now(timezone.utc)}},
         ).modified_count
+
+
+def unreported_videos(service, sizes, made_before: datetime,
+                      limit: int) -> list[tuple[ClipSpec | None, str, dict]]:
+    """(spec, size, record) of up to `limit` videos made before `made_before` outside Dagster
+    and not yet looked at. One indexed query per size: sizes are few, `$or` scans."""
+    collection = service.records.collection
+    found = []
+    for size in sizes:
+        reported, made = f"videos.{size}.{REPORTED_FIELD}", f"videos.{size}.generated_at"
+        with mongo_errors("reading unreported videos"):
+            collection.create_index([(reported, 1), (made, 1)], name=f"dagster_reporting_{size}")
+            records = list(collection.find({reported: None, made: {"$lt": made_before}})
+                           .sort(made, 1).limit(limit - len(found)))
+        found += [(spec_of(record), size, record) for record in records]  # None: acknowledged, skipped
+        if len(found) >= limit:
+            break
+    return found
+
+
+def mark_videos_reported(service, videos: list[tuple]) -> int:
+    """Stamp (record id, size) pairs as looked at."""
+    marked = 0
+    for record_id, size in videos:
+        field = f"videos.{size}.{REPORTED_FIELD}"
+        with mongo_errors("marking videos reported"):
+            marked += service.records.collection.update_one(
+                {"_id": record_id, field: None},
+                {"$set": {field: datetime.now(timezone.utc)}}).modified_count
+    return marked

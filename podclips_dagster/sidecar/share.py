@@ -208,5 +208,6 @@ async def generate_video_clip(body: VideoRequest, request: Request,
         request, lambda: service.resolve(body.episode_id, body.chunk_index, body.duration))
     if isinstance(outcome, Pending):
         return pending_response(outcome)
-    video = await anyio.to_thread.run_sync(partial(ensure_video, service, outcome.spec, body.size))
+    video = await anyio.to_thread.run_sync(partial(ensure_video, service, outcome.spec, body.size,
+                                                   made_by="sidecar"))
     return VideoResponse(**video.to_dict())

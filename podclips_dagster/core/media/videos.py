@@ -18,6 +18,7 @@ from podclips_dagster.core.media.audiogram import (
     DEFAULT_VIDEO_SIZE, parse_video_size, render_audiogram,
 )
 from podclips_dagster.core.media.probe import probe_media
+from podclips_dagster.core.reporting import MADE_BY_DAGSTER
 from podclips_dagster.core.media.share_assets import (
     clip_record, download_clip, ensure_share_assets, is_current, record_derived, stored_object,
 )
@@ -62,8 +63,11 @@ def find_video(service, spec: ClipSpec, size: str, record: dict) -> VideoResult 
 
 
 def ensure_video(service, spec: ClipSpec, size: str = DEFAULT_VIDEO_SIZE, *,
-                 force: bool = False) -> VideoResult:
-    """The clip's audiogram of `size`, rendered and stored if missing. Raises ClipNotCut."""
+                 force: bool = False, made_by: str = "unknown") -> VideoResult:
+    """The clip's audiogram of `size`, rendered and stored if missing. Raises ClipNotCut.
+
+    `made_by` names the door ("cli", "sidecar", or MADE_BY_DAGSTER for the asset,
+    whose run reports the video itself; the others are reported by a sensor)."""
     parse_video_size(size)
     record = clip_record(service, spec)
     if not force and (hit := find_video(service, spec, size, record)):
@@ -72,12 +76,13 @@ def ensure_video(service, spec: ClipSpec, size: str = DEFAULT_VIDEO_SIZE, *,
     return service.leases.make_once(
         f"video:{spec.partition_key}:{size}",
         find=lambda: find_video(service, spec, size, clip_record(service, spec)),
-        make=lambda: _render_and_store(service, spec, size, clip_record(service, spec)),
+        make=lambda: _render_and_store(service, spec, size, clip_record(service, spec), made_by),
         recheck=not force,
     )
 
 
-def _render_and_store(service, spec: ClipSpec, size: str, record: dict) -> VideoResult:
+def _render_and_store(service, spec: ClipSpec, size: str, record: dict,
+                      made_by: str) -> VideoResult:
     started = time.perf_counter()
     # Captions are the clip's stored transcript: make the share assets first if need be.
     shared = ensure_share_assets(service, spec)
@@ -99,6 +104,9 @@ def _render_and_store(service, spec: ClipSpec, size: str, record: dict) -> Video
             "render_time_ms": round((time.perf_counter() - started) * 1000),
             "clip_generated_at": record["generated_at"],
             "generated_at": datetime.now(timezone.utc),
+            "made_by": made_by,
+            # None: a sensor reports it to Dagster (REPORTED_FIELD, core/reporting.py)
+            "dagster_reported_at": datetime.now(timezone.utc) if made_by == MADE_BY_DAGSTER else None,
         }
     record_derived(service, spec, record, {f"{VIDEOS_FIELD}.{size}": video})
     return _result(service, spec, size, video, cached=False)

@@ -15,7 +15,8 @@ import dagster as dg
 from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.media.audiogram import DEFAULT_VIDEO_SIZE, VIDEO_SIZES
 from podclips_dagster.core.media.share_assets import ensure_share_assets
-from podclips_dagster.core.media.videos import ensure_video
+from podclips_dagster.core.media.videos import VideoResult, ensure_video
+from podclips_dagster.core.reporting import MADE_BY_DAGSTER
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import MAX_PARTITIONS_PER_RUN, audio_clips
 from podclips_dagster.defs.clips.partitions import audio_clips_partitions
@@ -29,6 +30,16 @@ class ShareAssetsConfig(dg.Config):
 class ClipVideosConfig(dg.Config):
     sizes: list[str] = [DEFAULT_VIDEO_SIZE]  # any of VIDEO_SIZES
     force: bool = False  # render again even if a current video exists
+
+
+def video_metadata(video: VideoResult) -> dict:
+    size = video.size
+    return {
+        f"video_{size}": dg.MetadataValue.url(video.video_url),
+        f"render_time_ms_{size}": video.render_time_ms,
+        f"file_size_bytes_{size}": video.file_size_bytes,
+        f"duration_s_{size}": video.duration,
+    }
 
 
 def _each_partition(context, make: Callable[[ClipSpec], dict]):
@@ -97,13 +108,8 @@ def clip_videos(context: dg.AssetExecutionContext, config: ClipVideosConfig,
     def make(spec: ClipSpec) -> dict:
         metadata = {}
         for size in config.sizes:
-            video = ensure_video(service, spec, size, force=config.force)
-            metadata.update({
-                f"video_{size}": dg.MetadataValue.url(video.video_url),
-                f"render_time_ms_{size}": video.render_time_ms,
-                f"file_size_bytes_{size}": video.file_size_bytes,
-                f"duration_s_{size}": video.duration,
-            })
+            metadata.update(video_metadata(ensure_video(service, spec, size, force=config.force,
+                                                        made_by=MADE_BY_DAGSTER)))
         return metadata
 
     yield from _each_partition(context, make)
