@@ -128,6 +128,36 @@ def test_retention_retires_partitions_of_old_clips(service, resource):
     assert service.records.find(ClipSpec("old", 0))["retired_at"] is not None
 
 
+def test_a_retired_clip_served_again_comes_back_to_dagster(service, resource, seed_episode):
+    seed_episode("ep-back", minutes=1)
+    made = service.ensure_clip("ep-back", 0)
+    collection = service.records.collection
+    collection.update_one({"episode_id": "ep-back"}, {"$set": {
+        "generated_at": made.generated_at - timedelta(days=40),
+        "dagster_reported_at": made.generated_at}})
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("audio_clips", [made.partition_key])
+        job = dg.Definitions(jobs=[retire_expired_clips_job],
+                             resources={"clip_service": resource}).resolve_job_def(
+                                 "retire_expired_clips_job")
+        run_config = {"ops": {"retire_expired_clips": {"config": {"max_age_days": 30}}}}
+        assert _retired(job.execute_in_process(instance=instance, run_config=run_config)) == 1
+        assert instance.get_dynamic_partitions("audio_clips") == []
+
+        again = service.ensure_clip("ep-back", 0)  # someone plays it: a hit, no new cut
+        assert again.cached
+        record = service.records.find(ClipSpec("ep-back", 0))
+        assert record.get("retired_at") is None and record["revived_at"] is not None
+        result = tick(outside_clips_sensor, instance, resource)
+        (event,) = result.asset_events
+        assert event.partition == made.partition_key
+        launch(instance, resource, result, "outside_clips_sensor")
+        assert instance.get_dynamic_partitions("audio_clips") == [made.partition_key]
+        # Its age now counts from that use: the next retention pass keeps it.
+        assert _retired(job.execute_in_process(instance=instance, run_config=run_config)) == 0
+        assert instance.get_dynamic_partitions("audio_clips") == [made.partition_key]
+
+
 def _retired(result) -> int:
     (output,) = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
     return output.event_specific_data.metadata["partitions_retired"].value

@@ -18,10 +18,12 @@ from podclips_dagster.core.stores.mongo import mongo_errors
 
 
 def expired_clips(service, cutoff: datetime, limit: int) -> list[tuple[object, ClipSpec]]:
-    """(record id, spec) of clips made before `cutoff` and not yet retired, oldest first."""
+    """(record id, spec) of clips made before `cutoff`, not retired, and not in use again
+    since (`revived_at`, set when a retired clip is served), oldest first."""
     with mongo_errors("reading expired clips"):
         records = service.records.collection.find(
-            {"generated_at": {"$lt": cutoff}, "retired_at": None},
+            {"generated_at": {"$lt": cutoff}, "retired_at": None,
+             "revived_at": {"$not": {"$gte": cutoff}}},
             {"episode_id": 1, "chunk_index": 1, "duration_seconds": 1},
         ).sort("generated_at", 1).limit(limit)
         specs = [(record["_id"], spec_of(record)) for record in records]

@@ -116,6 +116,8 @@ class ClipService:
                             spec.describe())
                 return None
             self.records.mark_confirmed(spec)
+        if confirm and record.get("retired_at"):
+            self.records.revive(spec)
         return self._result(spec, record, cached=True, processing_ms=record.get(
             "processing_time_ms", 0))
 

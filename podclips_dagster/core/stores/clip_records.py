@@ -78,6 +78,15 @@ class ClipRecords:
             self.collection.update_one(_clip_filter(spec),
                                        {"$set": {"confirmed_at": datetime.now(timezone.utc)}})
 
+    def revive(self, spec: ClipSpec) -> None:
+        """A retired clip in use again: retention counts its age from now, and the
+        outside-clips sensor registers its partition again."""
+        with mongo_errors(f"reviving {spec.describe()}"):
+            self.collection.update_one(
+                {**_clip_filter(spec), "retired_at": {"$ne": None}},
+                {"$unset": {"retired_at": ""},
+                 "$set": {"revived_at": datetime.now(timezone.utc), "dagster_reported_at": None}})
+
     def delete(self, spec: ClipSpec) -> None:
         with mongo_errors(f"deleting the record of {spec.describe()}"):
             self.collection.delete_one(_clip_filter(spec))

@@ -193,7 +193,8 @@ def _clip_events(instance, service, found) -> list[dg.AssetMaterialization]:
                             [spec.partition_key for spec, _ in found if spec])
     events = []
     for spec, record in found:
-        if spec is None or seen.get(spec.partition_key, 0) >= record["generated_at"].timestamp():
+        made = record.get("revived_at") or record["generated_at"]  # revived: retired, then used
+        if spec is None or seen.get(spec.partition_key, 0) >= made.timestamp():
             continue
         clip = service.find_clip(spec, confirm=False)
         if clip is None:
