@@ -239,7 +239,9 @@ def main(argv: list[str] | None = None) -> dict:
                "PODCLIPS_STORAGE": "s3", "S3_ENDPOINT_URL": s3_url,
                "S3_SOURCE_BUCKET": "raw-bench", "S3_CLIPS_BUCKET": "clips-bench",
                "PODCLIPS_HOME": tempfile.mkdtemp(prefix="podclips-bench-"),
-               "RATE_LIMIT_PER_IP_PER_MINUTE": "10", "RATE_LIMIT_PER_KEY_PER_HOUR": "100"}
+               "RATE_LIMIT_PER_IP_PER_MINUTE": "10", "RATE_LIMIT_PER_KEY_PER_HOUR": "100",
+               # cuts on the clip routes only: a pre-cut of the next chunk would turn misses into hits
+               "PRECUT_MODE": "queue"}
         api = _spawn(["-m", "uvicorn", "--factory", "podclips_dagster.sidecar.app:create_app",
                       "--host", "127.0.0.1", "--port", str(api_port), "--no-proxy-headers",
                       "--lifespan", "off", "--log-level", "warning"], env)

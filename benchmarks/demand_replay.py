@@ -59,8 +59,10 @@ def parse_args(argv=None):
     p.add_argument("--searches-per-day", type=float, default=None, help="generated log: traffic (default 2000)")
     p.add_argument("--back-catalogue-days", type=float, default=None,
                    help="generated log: days of episodes published before it starts (default 730)")
-    p.add_argument("--fast-path-latency", type=float, default=5.0,
-                   help="seconds from an impression to its queued pre-cut being playable (default 5)")
+    p.add_argument("--fast-path-latency", type=float, default=1.0,
+                   help="seconds from an impression to its pre-cut being playable (default 1: the "
+                   "sidecar cuts in 0.28 s, a Lambda cold start adds 1.6 s now and then; 5 is the "
+                   "Dagster sensor's p50, PRECUT_MODE=queue, see benchmarks/on_demand.py)")
     p.add_argument("--write-catalogue", type=Path, help="save the generated catalogue here")
     p.add_argument("--write-log", type=Path, help="save the generated log here")
     args = p.parse_args(argv)

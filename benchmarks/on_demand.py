@@ -11,7 +11,11 @@ Then measures, in order:
   `podclips request` calls) to `done` (p50/p95), and one real CLI call;
 - throughput: E x K requests written at once, until every one is final
   (clips/s), with the runs launched, the batches (run keys) and duplicate cuts;
-- baseline in the same run: `ensure_clip` called directly (no orchestration).
+- baseline in the same run: `ensure_clip` called directly (no orchestration);
+- the fast path: a search result shown (`POST /api/audio-clips/lookup` on a
+  sidecar) until its pre-cut clip exists, with `PRECUT_MODE=direct` (the
+  sidecar cuts it after answering) and `PRECUT_MODE=queue` (the sensor makes
+  a run of it). This is the replay benchmark's `--fast-path-latency`.
 Prints a table and, as the last line, one JSON object.
 """
 
@@ -29,12 +33,15 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import yaml
 
 from podclips_dagster.config import Settings
+from podclips_dagster.core.api_keys import ApiKeys
 from podclips_dagster.core.requests import FINAL, ClipRequests, create_request
 from podclips_dagster.core.service import ClipService
-from podclips_dagster.devstack.mongo_server import start_mongo
+from podclips_dagster.core.spec import ClipSpec
+from podclips_dagster.devstack.mongo_server import free_port, start_mongo
 from podclips_dagster.devstack.synthetic_audio import make_episode, make_transcript_chunks
 
 REPO = Path(__file__).resolve().parents[1]
@@ -147,6 +154,43 @@ def _reused(record) -> bool:
     return bool(meta.get("reused_existing_clip") and meta["reused_existing_clip"].value)
 
 
+def start_sidecar(env: dict, precut_mode: str, log_path: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "podclips_dagster.sidecar.app:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off", "--log-level", "warning"],
+        cwd=REPO, env={**env, "PRECUT_MODE": precut_mode, "RATE_LIMIT_PER_IP_PER_MINUTE": "100000",
+                       "RATE_LIMIT_PER_KEY_PER_HOUR": "100000"},
+        stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit(f"the sidecar ({precut_mode}) did not start: see {log_path}")
+        time.sleep(0.2)
+
+
+def measure_fast_path(service, url: str, key: str, pairs) -> list[float]:
+    """Seconds from a lookup showing one uncut result to its clip's record existing."""
+    seconds = []
+    for guid, chunk in pairs:
+        began = time.perf_counter()
+        answer = httpx.post(f"{url}/api/audio-clips/lookup", headers={"X-API-Key": key},
+                            json={"items": [{"episode_id": guid, "chunk_index": chunk}]})
+        answer.raise_for_status()
+        while service.records.find(ClipSpec(guid, chunk)) is None:
+            if time.perf_counter() - began > 120:
+                raise SystemExit(f"{guid}/{chunk} was not pre-cut within 120 s")
+            time.sleep(0.02)
+        seconds.append(time.perf_counter() - began)
+    return seconds
+
+
 def measure_baseline(service, guids, latency_count, throughput_count, workers):
     """ensure_clip in this process: the cost of a clip without Dagster."""
     specs = [(guids[i % len(guids)], i // len(guids)) for i in range(
@@ -187,6 +231,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--per-episode", type=int, default=10)
     parser.add_argument("--baseline", type=int, default=60, help="clips in the baseline run")
+    parser.add_argument("--fast-path", type=int, default=10,
+                        help="lookups timed per pre-cut mode (at most --episodes)")
     parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                         help="override the repo's dagster.yaml for this run, e.g. "
                         "run_queue.dequeue_interval_seconds=1 (repeatable)")
@@ -231,6 +277,16 @@ def main() -> None:
                                         args.order)
         base_latency, base_rate = measure_baseline(service, base_guids, args.latency,
                                                    args.baseline, workers=2)
+        key = ApiKeys(service.db["api_keys"]).create("bench-fast-path")
+        fast_path = {}
+        for mode, chunk in (("direct", 13), ("queue", 14)):  # chunks no other part cuts
+            sidecar, url = start_sidecar(env, mode, tmp / f"sidecar-{mode}.log")
+            try:
+                fast_path[mode] = measure_fast_path(
+                    service, url, key, [(g, chunk) for g in guids[:args.fast_path]])
+            finally:
+                os.killpg(sidecar.pid, 15)
+                sidecar.wait(30)
     finally:
         os.killpg(daemon.pid, 15)
         daemon.wait(30)
@@ -244,11 +300,16 @@ def main() -> None:
         "warmup_s": round(warmup, 2), "throughput": throughput,
         "baseline": {"latency_s": {"p50": pct(base_latency, 0.5), "p95": pct(base_latency, 0.95)},
                      "clips_per_s": round(base_rate, 2)},
+        "fast_path_s": {mode: {"p50": pct(v, 0.5), "p95": pct(v, 0.95), "n": len(v)}
+                        for mode, v in fast_path.items()},
     }
     result["overhead"] = {
         "latency_p50_ratio": round(result["latency_s"]["p50"] / max(pct(base_latency, 0.5),
                                                                      1e-3), 1),
-        "throughput_ratio": round(throughput["clips_per_s"] / max(base_rate, 1e-3), 2)}
+        "throughput_ratio": round(throughput["clips_per_s"] / max(base_rate, 1e-3), 2),
+        "fast_path_queue_over_direct_p50": round(
+            result["fast_path_s"]["queue"]["p50"] / max(result["fast_path_s"]["direct"]["p50"],
+                                                         1e-3), 1)}
     print_table(result)
     if args.keep:
         print(f"kept {tmp}", file=sys.stderr)
@@ -271,6 +332,9 @@ def print_table(r: dict) -> None:
         ("final statuses", ", ".join(f"{k}={v}" for k, v in t["statuses"].items()), "-"),
         ("repeat request", f"{r['repeat_request']['status']}, "
          f"{r['repeat_request']['new_runs']} new run(s)", "-"),
+        ("fast path: shown -> cut, p50 / p95 (s)",
+         f"{r['fast_path_s']['queue']['p50']} / {r['fast_path_s']['queue']['p95']}",
+         f"{r['fast_path_s']['direct']['p50']} / {r['fast_path_s']['direct']['p95']} (sidecar)"),
     ]
     print(f"{'on-demand via Dagster':36} {'dagster':>22} {'ensure_clip direct':>20}")
     for name, ours, base in rows:

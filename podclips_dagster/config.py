@@ -18,6 +18,9 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+PRECUT_MODES = ("direct", "invoke", "queue")
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -37,6 +40,7 @@ class Settings:
     rate_limit_per_ip_per_minute: int
     rate_limit_per_key_per_hour: int
     clip_retention_days: int
+    precut_mode: str  # how the sidecar's fast path cuts: "direct", "invoke" or "queue"
 
     @property
     def embedded(self) -> bool:
@@ -62,6 +66,13 @@ class Settings:
         storage = env.get("PODCLIPS_STORAGE") or ("local" if mongodb_uri is None else "s3")
         if storage not in ("s3", "local"):
             raise ValueError(f"PODCLIPS_STORAGE must be 's3' or 'local', got {storage!r}")
+        # On Lambda, work after the answer would hold the answer back: hand it to an
+        # asynchronous invocation of the same function instead.
+        precut_mode = env.get("PRECUT_MODE") or ("invoke" if env.get("AWS_LAMBDA_FUNCTION_NAME")
+                                                 else "direct")
+        if precut_mode not in PRECUT_MODES:
+            raise ValueError(f"PRECUT_MODE must be one of {', '.join(PRECUT_MODES)}, "
+                             f"got {precut_mode!r}")
         return cls(
             home=Path(env.get("PODCLIPS_HOME") or "./.podclips").resolve(),
             mongodb_uri=mongodb_uri,
@@ -80,4 +91,5 @@ class Settings:
             rate_limit_per_ip_per_minute=_int(env, "RATE_LIMIT_PER_IP_PER_MINUTE", 10),
             rate_limit_per_key_per_hour=_int(env, "RATE_LIMIT_PER_KEY_PER_HOUR", 100),
             clip_retention_days=_int(env, "CLIP_RETENTION_DAYS", 30),
+            precut_mode=precut_mode,
         )

@@ -140,6 +140,8 @@ def api_settings(catalogue: Catalogue, clips_bucket: str, home: Path, **env) -> 
         "S3_ENDPOINT_URL": catalogue.s3_endpoint, "S3_SOURCE_BUCKET": catalogue.source_bucket,
         "S3_CLIPS_BUCKET": clips_bucket,
         "RATE_LIMIT_PER_IP_PER_MINUTE": "100000", "RATE_LIMIT_PER_KEY_PER_HOUR": "100000",
+        # Pre-cuts wait for the sensor unless a test asks for them: a route's own counts stay exact.
+        "PRECUT_MODE": "queue",
         **env,
     })
 

@@ -64,7 +64,12 @@ def test_template_declares_the_design(template):
     statements = function["Policies"][0]["Statement"]
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str)
                                                else s["Action"])}
-    assert actions == {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}  # no wildcards
+    assert actions == {"s3:GetObject", "s3:PutObject", "s3:ListBucket",  # no wildcards
+                       "lambda:InvokeFunction"}
+    (invoke,) = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
+    assert invoke["Resource"]["Fn::Sub"].endswith(f":function:{function['FunctionName']}")  # itself only
+    assert function["EventInvokeConfig"] == {"MaximumRetryAttempts": 0,
+                                             "MaximumEventAgeInSeconds": 60}
     bucket = resources["ClipsBucket"]["Properties"]
     rule = bucket["LifecycleConfiguration"]["Rules"][0]
     assert rule["Prefix"] == "audio_clips/" and rule["Transitions"][0]["TransitionInDays"] == 90

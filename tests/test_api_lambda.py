@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import time
 import uuid
+import zipfile
 
 import boto3
 import pymongo
@@ -99,12 +101,51 @@ def lambda_world(api_catalogue, s3_server, tmp_path, monkeypatch):
     env = {"MONGODB_URI": api_catalogue.mongo_uri, "MONGODB_DB": api_catalogue.db_name,
            "PODCLIPS_STORAGE": "s3", "S3_ENDPOINT_URL": s3_server, "PODCLIPS_HOME": str(tmp_path),
            "S3_SOURCE_BUCKET": api_catalogue.source_bucket, "S3_CLIPS_BUCKET": clips,
-           "RATE_LIMIT_PER_IP_PER_MINUTE": "2", "RATE_LIMIT_PER_KEY_PER_HOUR": "1000"}
+           "RATE_LIMIT_PER_IP_PER_MINUTE": "2", "RATE_LIMIT_PER_KEY_PER_HOUR": "1000",
+           # As on Lambda: pre-cuts go to an asynchronous invocation of the function,
+           # here to moto's Lambda API (which accepts it but cannot run it: no Docker).
+           "AWS_LAMBDA_FUNCTION_NAME": "podclips-sidecar", "AWS_ENDPOINT_URL_LAMBDA": s3_server}
+    _create_function(s3_server, "podclips-sidecar")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     module = importlib.reload(importlib.import_module("podclips_dagster.sidecar.lambda_handler"))
     yield module.handler, ApiKeys(db["api_keys"]).create("lambda-tests"), db
     db_client.close()
+
+
+def _create_function(endpoint: str, name: str) -> None:
+    lam = boto3.client("lambda", endpoint_url=endpoint, region_name="us-east-1")
+    if name in {f["FunctionName"] for f in lam.list_functions()["Functions"]}:
+        return
+    role = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1").create_role(
+        RoleName=f"{name}-{uuid.uuid4().hex[:6]}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=role,
+                        Handler="handler.handler", Code={"ZipFile": code.getvalue()})
+
+
+def test_a_lookup_hands_its_precuts_to_an_async_invocation_that_cuts_them(lambda_world, caplog):
+    handler, key, db = lambda_world
+    items = [{"episode_id": CBR_GUID, "chunk_index": 2}, {"episode_id": CBR_GUID, "chunk_index": 3}]
+    answer = handler(http_v2_event("POST", "/api/audio-clips/lookup", "198.51.100.30",
+                                   {"X-API-Key": key, "Content-Type": "application/json"},
+                                   {"items": items}), LambdaContext())
+    assert answer["statusCode"] == 200
+    # The answer did not wait for the cuts: they are claimed, for the invocation to make.
+    claimed = list(db["clip_requests"].find({"source": "predicted"}))
+    assert sorted(r["chunk_index"] for r in claimed) == [2, 3]
+    assert {r["status"] for r in claimed} == {"queued"}
+    assert all(r["run_key"].startswith("sidecar-precut:") for r in claimed)
+    assert db["audio_clips"].count_documents({}) == 0
+    assert "could not hand" not in caplog.text  # moto's Lambda API took the invocation
+
+    # What that invocation runs: the same handler, given the request ids.
+    counts = handler({"podclips_precut": [str(r["_id"]) for r in claimed]}, LambdaContext())
+    assert counts == {"cut": 2, "failed": 0}
+    assert {r["status"] for r in db["clip_requests"].find({"source": "predicted"})} == {"done"}
+    assert db["audio_clips"].count_documents({"requested_by": "predicted"}) == 2
 
 
 def test_rest_v1_event_generates_a_clip_and_limits_by_source_ip(lambda_world):

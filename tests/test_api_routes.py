@@ -163,6 +163,29 @@ def test_lookup_reports_existing_clips_and_records_impressions(api):
         "sidecar", CBR_GUID, 0)
 
 
+def test_lookup_precuts_its_top_results_within_a_second_or_two(make_api):
+    """PRECUT_MODE=direct (a server): the sidecar cuts what it showed right after answering."""
+    api = make_api(PRECUT_MODE="direct")
+    items = [{"episode_id": CBR_GUID, "chunk_index": 3}, {"episode_id": CBR_GUID, "chunk_index": 4}]
+    with api.client() as client:
+        shown = time.monotonic()
+        response = client.post("/api/audio-clips/lookup", json={"items": items})
+        assert response.status_code == 200
+        assert not any(r["audio_clip"]["available"] for r in response.json()["results"])
+        deadline = shown + 20
+        while api.db["audio_clips"].count_documents({}) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ready_after = time.monotonic() - shown
+        again = client.post("/api/audio-clips/lookup", json={"items": items}).json()["results"]
+    assert all(r["audio_clip"]["available"] for r in again), f"not cut {ready_after:.1f} s on"
+    records = list(api.db["audio_clips"].find({}, {"chunk_index": 1, "requested_by": 1}))
+    assert sorted((r["chunk_index"], r["requested_by"]) for r in records) == [
+        (3, "predicted"), (4, "predicted")]
+    requests = list(api.db["clip_requests"].find({}, {"status": 1, "source": 1, "run_key": 1}))
+    assert [(r["status"], r["source"]) for r in requests] == [("done", "predicted")] * 2
+    assert all(r["run_key"].startswith("sidecar-precut:") for r in requests)
+
+
 def _events(api, kind: str, count: int) -> list[dict]:
     """Demand events are written just after the answer: wait for them."""
     deadline = time.monotonic() + 10

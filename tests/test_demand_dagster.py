@@ -12,7 +12,9 @@ from podclips_dagster.core.demand.budget import PrecutBudget, PrecutLedger
 from podclips_dagster.core.demand.events import COLLECTION as EVENTS
 from podclips_dagster.core.demand.planning import best_clips_not_cut, plan_pregeneration
 from podclips_dagster.core.demand.scoring import select_clips_to_pregenerate
-from podclips_dagster.core.demand.precut import queue_precut_after_play, queue_precuts
+from podclips_dagster.core.demand.precut import (
+    claim_key, cut_claimed, queue_precut_after_play, queue_precuts,
+)
 from podclips_dagster.core.demand.store import load_scores, save_scores
 from podclips_dagster.core.demand.strategies import FastPath
 from podclips_dagster.core.demand.synthetic import SyntheticConfig, generate_world
@@ -27,6 +29,7 @@ from podclips_dagster.defs.demand.schedules import (
 from podclips_dagster.defs.demand.sensors import new_episode_sensor
 from podclips_dagster.devstack.demo import DEMO_EPISODES
 from podclips_dagster.devstack.demo_demand import seed_demo_events
+from podclips_dagster.defs.requests.sensors import clip_request_watchdog
 from tests.sensor_harness import keys_of, tick
 
 UTC = timezone.utc
@@ -239,6 +242,32 @@ def test_fast_path_queues_top_results_within_its_budget(service):
     queue_precuts(service, [ClipSpec("late", c) for c in range(10)], set(), now, roomy, eager)
     assert service.db["clip_requests"].count_documents({"source": "predicted"}) == 23
     assert PrecutLedger(service.db, roomy).today(now)["fast_path"] == 23
+
+
+def test_claimed_precuts_are_cut_at_once_and_what_fails_goes_back_to_dagster(
+        service, resource, seed_episode):
+    seed_episode("ep-now", minutes=2)
+    now = datetime.now(UTC)
+    shown = [ClipSpec("ep-now", 1), ClipSpec("ep-now", 400)]  # the second is past the end
+    claim = claim_key()
+    queued = queue_precuts(service, shown, set(), now, PrecutBudget(per_day=4800), claimed_by=claim)
+    assert [(d["status"], d["run_key"]) for d in queued] == [("queued", claim)] * 2
+    assert cut_claimed(service, [d["_id"] for d in queued]) == {"cut": 1, "failed": 1}
+    requests = {d["chunk_index"]: d for d in service.db["clip_requests"].find()}
+    assert requests[1]["status"] == "done" and requests[1]["s3_url"].endswith("/1.mp3")
+    assert service.records.find(ClipSpec("ep-now", 1))["requested_by"] == "predicted"
+    assert requests[400]["status"] == "pending"  # a sensor run retries it and shows why
+    assert requests[400]["error_code"] == "precut_failed" and "400" in requests[400]["error"]
+
+    # A claim never settled (the process died mid-cut) goes back to Dagster after a minute.
+    lost = queue_precuts(service, [ClipSpec("ep-now", 2)], set(), now,
+                         PrecutBudget(per_day=4800), claimed_by=claim_key())
+    service.db["clip_requests"].update_one({"_id": lost[0]["_id"]}, {"$set": {
+        "queued_at": now - timedelta(minutes=2)}})
+    with dg.instance_for_test() as instance:
+        tick(clip_request_watchdog, instance, resource)
+    back = service.db["clip_requests"].find_one({"_id": lost[0]["_id"]})
+    assert back["status"] == "pending" and "no run was launched" in back["error"]
 
 
 def test_a_play_queues_the_next_chunk_only_with_spare_budget_and_if_it_exists(service):

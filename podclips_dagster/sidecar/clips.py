@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from podclips_dagster.core.demand.precut import queue_precut_after_play
 from podclips_dagster.core.errors import ChunkOutOfRange, InvalidDuration
 from podclips_dagster.core.service import ResolvedClip
 from podclips_dagster.core.spec import ALLOWED_DURATIONS, MAX_EPISODE_ID_LENGTH, ClipSpec
@@ -18,6 +17,7 @@ from podclips_dagster.sidecar.errors import documented
 from podclips_dagster.sidecar.models import (
     ClipResponse, DashboardClipResponse, GenerateRequest, PendingResponse,
 )
+from podclips_dagster.sidecar.precut import precut_after_play
 from podclips_dagster.sidecar.security import require_key_within_limits
 from podclips_dagster.sidecar.state import sidecar
 
@@ -40,7 +40,7 @@ async def generate_audio_clip(body: GenerateRequest, request: Request,
         ("chunk", body.episode_id, body.chunk_index, body.duration),
         lambda: app.service.resolve(body.episode_id, body.chunk_index, body.duration)))
     background.add_task(record_play, app, outcome.spec)
-    background.add_task(queue_precut_after_play, app.service, outcome.spec)
+    background.add_task(precut_after_play, app, outcome.spec)
     if isinstance(outcome, Pending):
         return pending_response(outcome)
     return ClipResponse(**outcome.to_dict())
@@ -74,7 +74,7 @@ async def dashboard_clip(
         ("time", episode_id, start_time_ms, duration),
         lambda: _resolve_at(app.service, episode_id, start_time_ms / 1000, duration)))
     background.add_task(record_play, app, outcome.spec)
-    background.add_task(queue_precut_after_play, app.service, outcome.spec)
+    background.add_task(precut_after_play, app, outcome.spec)
     if isinstance(outcome, Pending):
         return pending_response(outcome)
     ttl = app.settings.clip_url_ttl_seconds

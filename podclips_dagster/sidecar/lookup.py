@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
-from podclips_dagster.core.demand.precut import queue_precuts
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.sidecar.demand import record_impressions
 from podclips_dagster.sidecar.errors import documented
@@ -19,6 +18,7 @@ from podclips_dagster.sidecar.models import (
     AudioClipState, LookupRequest, LookupResponse, LookupResult,
 )
 from podclips_dagster.sidecar.observability import observed
+from podclips_dagster.sidecar.precut import precut_results
 from podclips_dagster.sidecar.security import require_key
 from podclips_dagster.sidecar.state import sidecar
 
@@ -48,5 +48,5 @@ def lookup_audio_clips(body: LookupRequest, request: Request, background: Backgr
     background.add_task(record_impressions, app, specs)
     # The fast path: pre-cut top-ranked results now, within the shared budget.
     shown_available = {spec for spec, r in zip(specs, results) if r.audio_clip.available}
-    background.add_task(queue_precuts, app.service, specs, shown_available)
+    background.add_task(precut_results, app, specs, shown_available)
     return LookupResponse(results=results)

@@ -8,6 +8,14 @@ which results are worth it given the budget left; each chosen clip becomes a
 pending `clip_requests` record with `source: "predicted"` and a low
 `priority`, which the on-demand sensor turns into runs like any other.
 
+A play often comes seconds after its impression, sooner than a sensor tick
+and a run start (about 5 s, more under load). So the sidecar may claim the
+requests itself (`claimed_by`: stored `queued` under that run key) and cut
+them at once with `cut_claimed`, in its own process or an asynchronous
+invocation of itself. A claim that is never settled (the process died) is
+put back to `pending` by `clip_request_watchdog` after a minute, and Dagster
+cuts it: nothing is lost, and a failed cut gets a Dagster run that says why.
+
 These calls run after the answer has gone out and never raise: a pre-cut is
 an optimisation, and a failure is logged, not passed to the user.
 """
@@ -24,7 +32,7 @@ from podclips_dagster.core.demand.budget import PrecutBudget, PrecutLedger
 from podclips_dagster.core.demand.keys import ClipKey
 from podclips_dagster.core.demand.fast_path import FastPath
 from podclips_dagster.core.errors import PodclipsError
-from podclips_dagster.core.requests import PENDING, ClipRequests
+from podclips_dagster.core.requests import PENDING, QUEUED, ClipRequests
 from podclips_dagster.core.spec import ClipSpec
 
 log = logging.getLogger("podclips.demand.precut")
@@ -34,22 +42,26 @@ PREDICTED = "predicted"  # `source` of the request, `requested_by` of the clip i
 LOW_PRIORITY = 1
 
 
-def predicted_request(spec: ClipSpec, now: datetime) -> dict:
-    """A pending request shaped like `create_request`'s, marked as a prediction.
+def predicted_request(spec: ClipSpec, now: datetime, claimed_by: str | None = None) -> dict:
+    """A request shaped like `create_request`'s, marked as a prediction: pending, or
+    queued under the run key `claimed_by` when the caller cuts it itself.
 
     The key is set here: the clip comes from a search result or the chunk
     after a played one, both read from the catalogue, and one `insert_many`
     for the batch keeps the sidecar's background work to a few round trips.
     """
-    return {"_id": ObjectId(), "episode_id": spec.episode_id, "chunk_index": spec.chunk_index,
-            "duration_seconds": spec.duration_seconds, "partition_key": spec.partition_key,
-            "status": PENDING, "source": PREDICTED, "priority": LOW_PRIORITY,
-            "requested_at": now, "updated_at": now, "attempts": 0}
+    doc = {"_id": ObjectId(), "episode_id": spec.episode_id, "chunk_index": spec.chunk_index,
+           "duration_seconds": spec.duration_seconds, "partition_key": spec.partition_key,
+           "status": PENDING, "source": PREDICTED, "priority": LOW_PRIORITY,
+           "requested_at": now, "updated_at": now, "attempts": 0}
+    if claimed_by:
+        doc.update(status=QUEUED, run_key=claimed_by, queued_at=now, attempts=1)
+    return doc
 
 
 def queue_precuts(service, shown: list[ClipSpec], available: Iterable[ClipSpec],
                   now: datetime | None = None, budget: PrecutBudget | None = None,
-                  fast_path: FastPath = FastPath()) -> list[dict]:
+                  fast_path: FastPath = FastPath(), claimed_by: str | None = None) -> list[dict]:
     """Queue pre-cuts of the results the lookup route just returned (in the order shown).
 
     `available` are the results whose clip exists. Returns the requests queued.
@@ -63,7 +75,8 @@ def queue_precuts(service, shown: list[ClipSpec], available: Iterable[ClipSpec],
         existing = {ClipKey(s.episode_id, s.chunk_index, s.duration_seconds) for s in available}
         items = [{"episode_id": s.episode_id, "chunk_index": s.chunk_index,
                   "duration_seconds": s.duration_seconds} for s in shown]
-        return _queue(service, ledger, fast_path.clips_to_queue(items, existing, spare_hours), now)
+        return _queue(service, ledger, fast_path.clips_to_queue(items, existing, spare_hours), now,
+                      claimed_by)
     except Exception as err:  # noqa: BLE001 - see the module docstring
         log.warning("could not queue pre-cuts: %s: %s", type(err).__name__, err)
         return []
@@ -71,7 +84,8 @@ def queue_precuts(service, shown: list[ClipSpec], available: Iterable[ClipSpec],
 
 def queue_precut_after_play(service, played: ClipSpec, now: datetime | None = None,
                             budget: PrecutBudget | None = None,
-                            fast_path: FastPath = FastPath()) -> list[dict]:
+                            fast_path: FastPath = FastPath(),
+                            claimed_by: str | None = None) -> list[dict]:
     """With budget to spare, queue the chunk after one just played, if it exists and is not cut."""
     now = now or datetime.now(timezone.utc)
     try:
@@ -84,13 +98,14 @@ def queue_precut_after_play(service, played: ClipSpec, now: datetime | None = No
         if chunk is None or service.records.find(after) is not None:
             return []
         return _queue(service, ledger, [ClipKey(after.episode_id, after.chunk_index,
-                                                after.duration_seconds)], now)
+                                                after.duration_seconds)], now, claimed_by)
     except Exception as err:  # noqa: BLE001 - see the module docstring
         log.warning("could not queue a pre-cut after a play: %s: %s", type(err).__name__, err)
         return []
 
 
-def _queue(service, ledger: PrecutLedger, keys: list[ClipKey], now: datetime) -> list[dict]:
+def _queue(service, ledger: PrecutLedger, keys: list[ClipKey], now: datetime,
+           claimed_by: str | None) -> list[dict]:
     specs: dict[str, ClipSpec] = {}
     for key in keys:
         try:
@@ -105,7 +120,42 @@ def _queue(service, ledger: PrecutLedger, keys: list[ClipKey], now: datetime) ->
     for key in store.active_keys(list(specs)):  # already on their way
         specs.pop(key)
     granted = ledger.reserve(list(specs.values()), "fast_path", now)
-    docs = [predicted_request(spec, now) for spec in granted]
+    docs = [predicted_request(spec, now, claimed_by) for spec in granted]
     if docs:
         store.collection.insert_many(docs, ordered=False)
     return docs
+
+
+def claim_key() -> str:
+    """A run key for requests the caller claims to cut itself (the watchdog finds no
+    Dagster run under it, so an unsettled claim goes back to Dagster)."""
+    return f"sidecar-precut:{ObjectId()}"
+
+
+def cut_claimed(service, request_ids: list) -> dict[str, int]:
+    """Cut claimed pre-cut requests now and settle them. Never raises.
+
+    A cut that fails goes back to `pending` (or `failed` after its attempts), so a
+    Dagster run retries it and shows why."""
+    store = ClipRequests(service.db)
+    counts = {"cut": 0, "failed": 0}
+    try:
+        docs = list(store.collection.find({"_id": {"$in": list(request_ids)}, "status": QUEUED}))
+    except Exception as err:  # noqa: BLE001 - see the module docstring
+        log.warning("could not read claimed pre-cuts: %s: %s", type(err).__name__, err)
+        return counts
+    for doc in docs:
+        try:
+            clip = service.ensure_clip(doc["episode_id"], doc["chunk_index"],
+                                       doc["duration_seconds"], requested_by=PREDICTED)
+            store.settle_done(doc["partition_key"], clip)
+            counts["cut"] += 1
+        except Exception as err:  # noqa: BLE001 - see the module docstring
+            counts["failed"] += 1
+            reason = err.message if isinstance(err, PodclipsError) else f"{type(err).__name__}: {err}"
+            log.warning("pre-cut of %s failed, left to Dagster: %s", doc["partition_key"], reason)
+            try:
+                store.requeue_or_fail({"_id": doc["_id"]}, reason, "precut_failed")
+            except Exception:  # noqa: BLE001 - the watchdog re-queues it after a minute
+                pass
+    return counts

@@ -158,7 +158,7 @@ class PreparedLog:
 
 
 def replay(prepared: PreparedLog, strategy: Strategy, eval_start=None, budget_fraction: float = 0.05,
-           lookback_hours: float = 72.0, fast_path_latency_s: float = 5.0,
+           lookback_hours: float = 72.0, fast_path_latency_s: float = 1.0,
            schedule_latency_s: float = 300.0) -> ReplayResult:
     """Replay `prepared` from `eval_start` (default: its first event) to its end.
 

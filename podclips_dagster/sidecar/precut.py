@@ -1,0 +1,74 @@
+"""The sidecar's fast path: pre-cut what it just showed or played, and cut it soon.
+
+How the chosen clips are cut is `PRECUT_MODE` (config.py):
+- `direct` (a server: `podclips api`, a container): in this process, after
+  the answer has gone out, about half a second after the impression;
+- `invoke` (the default on Lambda, where work after the answer holds the
+  answer back): an asynchronous invocation of this same function cuts them
+  (`handle_precut_event`);
+- `queue`: the Dagster sensor makes runs of them, seconds later.
+Either way the clips are recorded as `clip_requests` first, so one that is
+never cut goes back to Dagster (core/demand/precut.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from functools import lru_cache
+
+import boto3
+from botocore.config import Config
+from bson import ObjectId
+
+from podclips_dagster.core.demand.precut import (
+    claim_key, cut_claimed, queue_precut_after_play, queue_precuts,
+)
+from podclips_dagster.core.spec import ClipSpec
+
+log = logging.getLogger("podclips.sidecar.precut")
+
+PRECUT_EVENT = "podclips_precut"  # the key of the asynchronous invocation's payload
+
+
+def precut_results(app, shown: list[ClipSpec], available: set[ClipSpec]) -> None:
+    claim = None if app.settings.precut_mode == "queue" else claim_key()
+    _dispatch(app, queue_precuts(app.service, shown, available, claimed_by=claim))
+
+
+def precut_after_play(app, played: ClipSpec) -> None:
+    claim = None if app.settings.precut_mode == "queue" else claim_key()
+    _dispatch(app, queue_precut_after_play(app.service, played, claimed_by=claim))
+
+
+def _dispatch(app, requests: list[dict]) -> None:
+    ids = [doc["_id"] for doc in requests]
+    if not ids or app.settings.precut_mode == "queue":
+        return
+    if app.settings.precut_mode == "direct":
+        cut_claimed(app.service, ids)
+        return
+    try:
+        _lambda_client(app.settings.aws_region, os.environ.get("AWS_ENDPOINT_URL_LAMBDA")).invoke(
+            FunctionName=os.environ["AWS_LAMBDA_FUNCTION_NAME"], InvocationType="Event",
+            Payload=json.dumps({PRECUT_EVENT: [str(i) for i in ids]}).encode())
+    except Exception as err:  # noqa: BLE001 - an optimisation: the watchdog hands them to Dagster
+        log.warning("could not hand %d pre-cut(s) to an asynchronous invocation: %s: %s",
+                    len(ids), type(err).__name__, err)
+
+
+@lru_cache(maxsize=4)
+def _lambda_client(region: str, endpoint_url: str | None):
+    # Short timeouts, one retry: on Lambda the answer waits for this call.
+    return boto3.client("lambda", region_name=region, endpoint_url=endpoint_url,
+                        config=Config(connect_timeout=2, read_timeout=5,
+                                      retries={"max_attempts": 2, "mode": "standard"}))
+
+
+def handle_precut_event(app, event: dict) -> dict:
+    """The asynchronous invocation: cut the claimed requests it names."""
+    ids = [ObjectId(i) for i in event.get(PRECUT_EVENT, []) if ObjectId.is_valid(i)]
+    counts = cut_claimed(app.service, ids)
+    log.info("pre-cut %d clip(s), %d left to Dagster", counts["cut"], counts["failed"])
+    return counts
