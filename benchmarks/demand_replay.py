@@ -61,7 +61,7 @@ def parse_args(argv=None):
                    help="generated log: days of episodes published before it starts (default 730)")
     p.add_argument("--fast-path-latency", type=float, default=1.0,
                    help="seconds from an impression to its pre-cut being playable (default 1: the "
-                   "sidecar cuts in 0.28 s, a Lambda cold start adds 1.6 s now and then; 5 is the "
+                   "sidecar cuts in 0.31 s, a Lambda cold start adds 1.6 s now and then; 5 is the "
                    "Dagster sensor's p50, PRECUT_MODE=queue, see benchmarks/on_demand.py)")
     p.add_argument("--write-catalogue", type=Path, help="save the generated catalogue here")
     p.add_argument("--write-log", type=Path, help="save the generated log here")
