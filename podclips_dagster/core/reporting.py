@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.core.stores.clip_records import spec_of
-from podclips_dagster.core.stores.mongo import mongo_errors
+from podclips_dagster.core.stores.mongo import ensure_index_once, mongo_errors
 
 log = logging.getLogger("podclips.reporting")
 
@@ -34,8 +34,7 @@ def unreported_clips(service, made_before: datetime,
     """
     collection = service.records.collection
     with mongo_errors("reading unreported clips"):
-        collection.create_index([(REPORTED_FIELD, 1), ("generated_at", 1)],
-                                name="dagster_reporting")
+        ensure_index_once(collection, [(REPORTED_FIELD, 1), ("generated_at", 1)], "dagster_reporting")
         records = list(collection.find(
             {REPORTED_FIELD: None, "generated_at": {"$lt": made_before},
              "status": {"$in": ["ready", None]}},
@@ -68,7 +67,7 @@ def unreported_videos(service, sizes, made_before: datetime,
     for size in sizes:
         reported, made = f"videos.{size}.{REPORTED_FIELD}", f"videos.{size}.generated_at"
         with mongo_errors("reading unreported videos"):
-            collection.create_index([(reported, 1), (made, 1)], name=f"dagster_reporting_{size}")
+            ensure_index_once(collection, [(reported, 1), (made, 1)], f"dagster_reporting_{size}")
             records = list(collection.find({reported: None, made: {"$lt": made_before}})
                            .sort(made, 1).limit(limit - len(found)))
         found += [(spec_of(record), size, record) for record in records]  # None: acknowledged, skipped

@@ -12,6 +12,7 @@ from podclips_dagster.core.errors import DependencyUnavailable
 
 _clients: dict[str, pymongo.MongoClient] = {}
 _lock = threading.Lock()
+_indexes: set[tuple[str, str]] = set()  # (collection, index name) ensured by this process
 
 
 def mongo_client(uri: str) -> pymongo.MongoClient:
@@ -25,6 +26,13 @@ def mongo_client(uri: str) -> pymongo.MongoClient:
             )
             _clients[uri] = client
         return client
+
+
+def ensure_index_once(collection, keys: list, name: str) -> None:
+    """create_index, but once per process: for code that reads a collection every tick."""
+    if (collection.full_name, name) not in _indexes:
+        collection.create_index(keys, name=name)
+        _indexes.add((collection.full_name, name))
 
 
 def resolve_mongo_uri(settings) -> str:
