@@ -41,6 +41,7 @@ class Settings:
     rate_limit_per_key_per_hour: int
     clip_retention_days: int
     precut_mode: str  # how the sidecar's fast path cuts: "direct", "invoke" or "queue"
+    lambda_function_name: str | None  # set by the Lambda runtime; "invoke" calls it
 
     @property
     def embedded(self) -> bool:
@@ -68,8 +69,8 @@ class Settings:
             raise ValueError(f"PODCLIPS_STORAGE must be 's3' or 'local', got {storage!r}")
         # On Lambda, work after the answer would hold the answer back: hand it to an
         # asynchronous invocation of the same function instead.
-        precut_mode = env.get("PRECUT_MODE") or ("invoke" if env.get("AWS_LAMBDA_FUNCTION_NAME")
-                                                 else "direct")
+        lambda_function_name = env.get("AWS_LAMBDA_FUNCTION_NAME") or None
+        precut_mode = env.get("PRECUT_MODE") or ("invoke" if lambda_function_name else "direct")
         if precut_mode not in PRECUT_MODES:
             raise ValueError(f"PRECUT_MODE must be one of {', '.join(PRECUT_MODES)}, "
                              f"got {precut_mode!r}")
@@ -92,4 +93,5 @@ class Settings:
             rate_limit_per_key_per_hour=_int(env, "RATE_LIMIT_PER_KEY_PER_HOUR", 100),
             clip_retention_days=_int(env, "CLIP_RETENTION_DAYS", 30),
             precut_mode=precut_mode,
+            lambda_function_name=lambda_function_name,
         )

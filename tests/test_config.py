@@ -10,6 +10,7 @@ def test_storage_and_precut_mode_follow_where_it_runs():
     assert (local.storage, local.precut_mode) == ("local", "direct")  # `podclips dev`, a server
     on_lambda = Settings.from_env({"MONGODB_URI": "mongodb://db", "AWS_LAMBDA_FUNCTION_NAME": "f"})
     assert (on_lambda.storage, on_lambda.precut_mode) == ("s3", "invoke")
+    assert on_lambda.lambda_function_name == "f" and local.lambda_function_name is None
     assert Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f", "PRECUT_MODE": "queue"}
                              ).precut_mode == "queue"
 

@@ -33,13 +33,16 @@ PRECUT_EVENT = "podclips_precut"  # the key of the asynchronous invocation's pay
 
 
 def precut_results(app, shown: list[ClipSpec], available: set[ClipSpec]) -> None:
-    claim = None if app.settings.precut_mode == "queue" else claim_key()
-    _dispatch(app, queue_precuts(app.service, shown, available, claimed_by=claim))
+    _dispatch(app, queue_precuts(app.service, shown, available, claimed_by=_claim(app)))
 
 
 def precut_after_play(app, played: ClipSpec) -> None:
-    claim = None if app.settings.precut_mode == "queue" else claim_key()
-    _dispatch(app, queue_precut_after_play(app.service, played, claimed_by=claim))
+    _dispatch(app, queue_precut_after_play(app.service, played, claimed_by=_claim(app)))
+
+
+def _claim(app) -> str | None:
+    """This sidecar cuts its pre-cuts itself unless the Dagster sensor is to."""
+    return None if app.settings.precut_mode == "queue" else claim_key()
 
 
 def _dispatch(app, requests: list[dict]) -> None:
@@ -51,7 +54,7 @@ def _dispatch(app, requests: list[dict]) -> None:
         return
     try:
         _lambda_client(app.settings.aws_region, os.environ.get("AWS_ENDPOINT_URL_LAMBDA")).invoke(
-            FunctionName=os.environ["AWS_LAMBDA_FUNCTION_NAME"], InvocationType="Event",
+            FunctionName=app.settings.lambda_function_name, InvocationType="Event",
             Payload=json.dumps({PRECUT_EVENT: [str(i) for i in ids]}).encode())
     except Exception as err:  # noqa: BLE001 - an optimisation: the watchdog hands them to Dagster
         log.warning("could not hand %d pre-cut(s) to an asynchronous invocation: %s: %s",
