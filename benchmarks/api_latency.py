@@ -74,7 +74,7 @@ class ClientPool:
             client.close()
 
 
-def _wait_http(url: str, timeout: float = 30) -> None:
+def wait_http(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict:
     api = None
     try:
         s3_url, api_url = f"http://127.0.0.1:{s3_port}", f"http://127.0.0.1:{api_port}"
-        _wait_http(s3_url)
+        wait_http(s3_url)
         storage, db = S3Storage(endpoint_url=s3_url), mongo_client(mongo.uri)["bench"]
         chunks = seed(db, storage, "raw-bench", media)
         storage.client.create_bucket(Bucket="clips-bench")
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> dict:
         api = _spawn(["-m", "uvicorn", "--factory", "podclips_dagster.sidecar.app:create_app",
                       "--host", "127.0.0.1", "--port", str(api_port), "--no-proxy-headers",
                       "--lifespan", "off", "--log-level", "warning"], env)
-        _wait_http(f"{api_url}/health")
+        wait_http(f"{api_url}/health")
         sequential = ClientPool(api_url, keys[:SEQUENTIAL_KEYS], SEQUENTIAL_CLIENTS, subnet=0)
         timed_post(sequential.next(), 1)  # warm-up: imports, pools, the episode's layout
         figures = measure_misses_and_hits(sequential, chunks, args.misses, args.hits)

@@ -36,6 +36,8 @@ from pathlib import Path
 import httpx
 import yaml
 
+from benchmarks.api_latency import wait_http
+
 from podclips_dagster.config import Settings
 from podclips_dagster.core.api_keys import ApiKeys
 from podclips_dagster.core.requests import FINAL, ClipRequests, create_request
@@ -163,16 +165,11 @@ def start_sidecar(env: dict, precut_mode: str, log_path: Path) -> tuple[subproce
                        "RATE_LIMIT_PER_KEY_PER_HOUR": "100000"},
         stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise SystemExit(f"the sidecar ({precut_mode}) did not start: see {log_path}")
-        time.sleep(0.2)
+    try:
+        wait_http(f"{url}/health", timeout=60)
+    except RuntimeError:
+        raise SystemExit(f"the sidecar ({precut_mode}) did not start: see {log_path}") from None
+    return process, url
 
 
 def measure_fast_path(service, url: str, key: str, pairs) -> list[float]:
