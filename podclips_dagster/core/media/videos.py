@@ -98,15 +98,16 @@ def _render_and_store(service, spec: ClipSpec, size: str, record: dict,
         duration = probe_media(out, service.ffmpeg).duration or record["clip_duration_seconds"]
         service.clips_bucket.put_file(key, out, "video/mp4", {
             "chunk-index": str(spec.chunk_index), "video-size": size})
+        stored_at = datetime.now(timezone.utc)
         video = {
             **stored_object(service, key, out.stat().st_size),
             "duration": round(duration, 3),
             "render_time_ms": round((time.perf_counter() - started) * 1000),
             "clip_generated_at": record["generated_at"],
-            "generated_at": datetime.now(timezone.utc),
+            "generated_at": stored_at,
             "made_by": made_by,
             # None: a sensor reports it to Dagster (REPORTED_FIELD, core/reporting.py)
-            "dagster_reported_at": datetime.now(timezone.utc) if made_by == MADE_BY_DAGSTER else None,
+            "dagster_reported_at": stored_at if made_by == MADE_BY_DAGSTER else None,
         }
     record_derived(service, spec, record, {f"{VIDEOS_FIELD}.{size}": video})
     return _result(service, spec, size, video, cached=False)
