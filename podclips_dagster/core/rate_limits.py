@@ -66,8 +66,11 @@ class RateLimiter:
                     {"_id": subject}, {"$pull": {"hits": {"$lte": now - window_seconds}}})
                 allowed = self._push(subject, now, limit, window_seconds)
             doc = self.collection.find_one({"_id": subject}, {"hits": 1}) or {}
-        live = sorted(t for t in doc.get("hits", []) if t > now - window_seconds)
-        reset_after = math.ceil(live[0] + window_seconds - now) if live else 0
+        # Measured from now, not from `now`: a concurrent request that took its time after
+        # ours may hold the oldest slot, and the wait would come out over the window.
+        read_at = time.time()
+        live = sorted(t for t in doc.get("hits", []) if t > read_at - window_seconds)
+        reset_after = math.ceil(live[0] + window_seconds - read_at) if live else 0
         return Verdict(allowed=allowed, limit=limit, remaining=max(0, limit - len(live)),
                        reset_after=max(0, reset_after), window_seconds=window_seconds)
 
