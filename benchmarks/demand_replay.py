@@ -4,7 +4,7 @@
                                        [--budget-fraction 0.05]
 
 With --seed (default 1) it generates a synthetic catalogue and log
-(podclips_dagster.core.demand.synthetic); the learned model is trained on a
+(podclips_dagster.devstack.demand_world); the learned model is trained on a
 *different* world (--train-seed, default seed + 1000) and evaluated on this
 one. With --catalogue/--log it replays those files (INTERFACES.md formats):
 the model is trained on the first --train-fraction of the log's time span and
@@ -28,14 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd  # noqa: E402
 
-from podclips_dagster.core.demand.model import train_demand_model  # noqa: E402
-from podclips_dagster.core.demand.replay import (  # noqa: E402
+from podclips_dagster.core.demand.offline.model import train_demand_model  # noqa: E402
+from podclips_dagster.core.demand.offline.strategies import (  # noqa: E402
+    DecayScore, LearnedModel, RecentEpisodes, Strategy,
+)
+from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut  # noqa: E402
+from podclips_dagster.devstack.demand_world import SyntheticConfig, generate_world  # noqa: E402
+from simulation.replay import (  # noqa: E402
     PreparedLog, read_catalogue, read_log, replay, write_catalogue, write_log,
 )
-from podclips_dagster.core.demand.strategies import (  # noqa: E402
-    DecayScore, FastPath, LearnedModel, RecentEpisodes, Strategy,
-)
-from podclips_dagster.core.demand.synthetic import SyntheticConfig, generate_world  # noqa: E402
 
 CLIP_MB = 0.5  # a 30 s clip at 128 kbps
 # One cut: Lambda 1 GB x 0.5 s ($0.0000166667/GB-s) + invoke ($0.20/M) + S3 PUT
@@ -59,7 +60,7 @@ def parse_args(argv=None):
     p.add_argument("--searches-per-day", type=float, default=None, help="generated log: traffic (default 2000)")
     p.add_argument("--back-catalogue-days", type=float, default=None,
                    help="generated log: days of episodes published before it starts (default 730)")
-    p.add_argument("--fast-path-latency", type=float, default=1.0,
+    p.add_argument("--sidecar-precut-latency", type=float, default=1.0,
                    help="seconds from an impression to its pre-cut being playable (default 1: the "
                    "sidecar cuts in 0.31 s, a Lambda cold start adds 1.6 s now and then; 5 is the "
                    "Dagster sensor's p50, PRECUT_MODE=queue, see benchmarks/on_demand.py)")
@@ -111,21 +112,21 @@ def load_inputs(args):
     return world.catalogue, world.log, world.eval_start, model, how
 
 
-def strategies(model, fast: FastPath) -> list[Strategy]:
+def strategies(model, fast: SidecarPrecut) -> list[Strategy]:
     return [
         Strategy(),
         RecentEpisodes(),
         DecayScore(),
-        Strategy(name="fast_path_only", fast_path=fast),
-        DecayScore(name="decay+fast_path", fast_path=fast),
+        Strategy(name="sidecar_precut_only", sidecar_precut=fast),
+        DecayScore(name="decay+sidecar_precut", sidecar_precut=fast),
         LearnedModel(name="model_hourly_only", model=model, min_score=0.0),
-        LearnedModel(name="model", model=model, fast_path=fast),
+        LearnedModel(name="model", model=model, sidecar_precut=fast),
     ]
 
 
 def table(results) -> str:
     head = (f"{'strategy':<18} {'1st-play hit':>12} {'overall hit':>11} {'pre-cut':>8} {'of chunks':>9} "
-            f"{'via fast':>8} {'played':>7} {'miss cuts':>9} {'unseen':>6} {'late':>5} {'storage':>9} "
+            f"{'sidecar':>8} {'played':>7} {'miss cuts':>9} {'unseen':>6} {'late':>5} {'storage':>9} "
             f"{'$/1k plays':>10} {'wait/play':>9}")
     lines = [head, "-" * len(head)]
     for r in results:
@@ -136,7 +137,7 @@ def table(results) -> str:
         wait = (r.plays - r.hits) * MISS_WAIT_S / max(r.plays, 1)
         lines.append(
             f"{r.strategy:<18} {m['first_play_hit_rate']:>12.1%} {m['overall_hit_rate']:>11.1%} "
-            f"{r.precut:>8} {m['chunks_fraction']:>9.2%} {r.precut_fast_path:>8} {r.precut_played:>7} "
+            f"{r.precut:>8} {m['chunks_fraction']:>9.2%} {r.precut_by_sidecar:>8} {r.precut_played:>7} "
             f"{r.cut_on_miss:>9} {r.missed_unseen:>6} {r.missed_late:>5} {gb:>7.2f}GB {usd:>10.4f} {wait:>8.2f}s")
     return "\n".join(lines)
 
@@ -163,12 +164,12 @@ def main(argv=None) -> int:
     mm = model.metrics
     print(f"model: {model.version} (hold-out AUC {mm['holdout_auc']:.3f}, lift in top 5% "
           f"{mm['holdout_lift_top_5pct']:.1f}x, {mm['trained_rows']} rows)")
-    fast = FastPath()
-    print(f"budget: {args.budget_fraction:.1%} of chunks over the window, paced hourly; fast path: "
+    fast = SidecarPrecut()
+    print(f"budget: {args.budget_fraction:.1%} of chunks over the window, paced hourly; sidecar pre-cut: "
           f"rank <= {fast.max_rank} (<= {fast.spare_max_rank}, and the chunk after a play, while over "
-          f"{fast.spare_hours:g} h of budget is unspent), playable {args.fast_path_latency:g} s after "
+          f"{fast.spare_hours:g} h of budget is unspent), playable {args.sidecar_precut_latency:g} s after "
           f"the event; hourly plans playable 5 min after the hour")
-    results = [replay(prepared, s, eval_start, args.budget_fraction, fast_path_latency_s=args.fast_path_latency)
+    results = [replay(prepared, s, eval_start, args.budget_fraction, sidecar_precut_latency_s=args.sidecar_precut_latency)
                for s in strategies(model, fast)]
     print()
     print(table(results))

@@ -12,10 +12,10 @@ Then measures, in order:
 - throughput: E x K requests written at once, until every one is final
   (clips/s), with the runs launched, the batches (run keys) and duplicate cuts;
 - baseline in the same run: `ensure_clip` called directly (no orchestration);
-- the fast path: a search result shown (`POST /api/audio-clips/lookup` on a
+- the sidecar pre-cut: a search result shown (`POST /api/audio-clips/lookup` on a
   sidecar) until its pre-cut clip exists, with `PRECUT_MODE=direct` (the
   sidecar cuts it after answering) and `PRECUT_MODE=queue` (the sensor makes
-  a run of it). This is the replay benchmark's `--fast-path-latency`.
+  a run of it). This is the replay benchmark's `--sidecar-precut-latency`.
 Prints a table and, as the last line, one JSON object.
 """
 
@@ -172,7 +172,7 @@ def start_sidecar(env: dict, precut_mode: str, log_path: Path) -> tuple[subproce
     return process, url
 
 
-def measure_fast_path(service, url: str, key: str, pairs) -> list[float]:
+def measure_sidecar_precut(service, url: str, key: str, pairs) -> list[float]:
     """Seconds from a lookup showing one uncut result to its clip's record existing."""
     seconds = []
     for guid, chunk in pairs:
@@ -228,7 +228,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--per-episode", type=int, default=10)
     parser.add_argument("--baseline", type=int, default=60, help="clips in the baseline run")
-    parser.add_argument("--fast-path", type=int, default=10,
+    parser.add_argument("--sidecar-precut", type=int, default=10,
                         help="lookups timed per pre-cut mode (at most --episodes)")
     parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
                         help="override the repo's dagster.yaml for this run, e.g. "
@@ -274,13 +274,13 @@ def main() -> None:
                                         args.order)
         base_latency, base_rate = measure_baseline(service, base_guids, args.latency,
                                                    args.baseline, workers=2)
-        key = ApiKeys(service.db["api_keys"]).create("bench-fast-path")
-        fast_path = {}
+        key = ApiKeys(service.db["api_keys"]).create("bench-sidecar-precut")
+        sidecar_precut = {}
         for mode, chunk in (("direct", 13), ("queue", 14)):  # chunks no other part cuts
             sidecar, url = start_sidecar(env, mode, tmp / f"sidecar-{mode}.log")
             try:
-                fast_path[mode] = measure_fast_path(
-                    service, url, key, [(g, chunk) for g in guids[:args.fast_path]])
+                sidecar_precut[mode] = measure_sidecar_precut(
+                    service, url, key, [(g, chunk) for g in guids[:args.sidecar_precut]])
             finally:
                 os.killpg(sidecar.pid, 15)
                 sidecar.wait(30)
@@ -297,15 +297,15 @@ def main() -> None:
         "warmup_s": round(warmup, 2), "throughput": throughput,
         "baseline": {"latency_s": {"p50": pct(base_latency, 0.5), "p95": pct(base_latency, 0.95)},
                      "clips_per_s": round(base_rate, 2)},
-        "fast_path_s": {mode: {"p50": pct(v, 0.5), "p95": pct(v, 0.95), "n": len(v)}
-                        for mode, v in fast_path.items()},
+        "sidecar_precut_s": {mode: {"p50": pct(v, 0.5), "p95": pct(v, 0.95), "n": len(v)}
+                        for mode, v in sidecar_precut.items()},
     }
     result["overhead"] = {
         "latency_p50_ratio": round(result["latency_s"]["p50"] / max(pct(base_latency, 0.5),
                                                                      1e-3), 1),
         "throughput_ratio": round(throughput["clips_per_s"] / max(base_rate, 1e-3), 2),
-        "fast_path_queue_over_direct_p50": round(
-            result["fast_path_s"]["queue"]["p50"] / max(result["fast_path_s"]["direct"]["p50"],
+        "sidecar_precut_queue_over_direct_p50": round(
+            result["sidecar_precut_s"]["queue"]["p50"] / max(result["sidecar_precut_s"]["direct"]["p50"],
                                                          1e-3), 1)}
     print_table(result)
     if args.keep:
@@ -329,9 +329,9 @@ def print_table(r: dict) -> None:
         ("final statuses", ", ".join(f"{k}={v}" for k, v in t["statuses"].items()), "-"),
         ("repeat request", f"{r['repeat_request']['status']}, "
          f"{r['repeat_request']['new_runs']} new run(s)", "-"),
-        ("fast path: shown -> cut, p50 / p95 (s)",
-         f"{r['fast_path_s']['queue']['p50']} / {r['fast_path_s']['queue']['p95']}",
-         f"{r['fast_path_s']['direct']['p50']} / {r['fast_path_s']['direct']['p95']} (sidecar)"),
+        ("sidecar pre-cut: shown -> cut, p50 / p95 (s)",
+         f"{r['sidecar_precut_s']['queue']['p50']} / {r['sidecar_precut_s']['queue']['p95']}",
+         f"{r['sidecar_precut_s']['direct']['p50']} / {r['sidecar_precut_s']['direct']['p95']} (sidecar)"),
     ]
     print(f"{'on-demand via Dagster':36} {'dagster':>22} {'ensure_clip direct':>20}")
     for name, ours, base in rows:

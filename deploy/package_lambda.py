@@ -6,8 +6,9 @@
 
 The function package holds the core and the sidecar, and the runtime
 dependencies of pyproject.toml minus those the Lambda never imports
-(Dagster, the embedded MongoDB server, uvicorn, the imageio-ffmpeg wheel: the
-layer brings FFmpeg). boto3 is packaged rather than taken from the runtime,
+(Dagster, uvicorn, pandas, the imageio-ffmpeg wheel: the layer brings FFmpeg),
+and of the package only what the sidecar runs: no Dagster definitions, CLI, dev
+stack or offline demand code (pandas). boto3 is packaged rather than taken from the runtime,
 so its version is the tested one and pip resolves it with the rest. Wheels
 are fetched for the Lambda's platform (manylinux, CPython 3.12), not this
 machine's. The FFmpeg layer is the static binary from the imageio-ffmpeg
@@ -38,10 +39,10 @@ EXCLUDED = {
     "secantusdb": "the embedded MongoDB server is for local stacks",
     "uvicorn": "the local server; Lambda calls the app through Mangum",
     "imageio-ffmpeg": "the FFmpeg layer provides the binary",
-    "pandas": "demand scoring runs in Dagster; the sidecar's fast path needs no pandas",
+    "pandas": "demand scoring runs in Dagster; the sidecar's pre-cuts need no pandas",
 }
-# Parts of the package only the other doors use.
-SKIPPED_PARTS = ("defs", "definitions.py", "devstack", "cli", "__pycache__")
+# Parts of the package only the other doors use (paths inside the package).
+SKIPPED_PARTS = {"defs", "definitions.py", "devstack", "cli", "core/demand/offline"}
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # function + layers, unzipped
 
@@ -63,10 +64,18 @@ def build_function(out: Path, arch: str, python: str) -> Path:
     if out.exists():
         shutil.rmtree(out)
     _pip(out, arch, python, lambda_requirements())
-    shutil.copytree(REPO / PACKAGE, out / PACKAGE,
-                    ignore=lambda d, names: [n for n in names if n in SKIPPED_PARTS and (
-                        Path(d) == REPO / PACKAGE or n == "__pycache__")])
+    copy_package(out)
     return out
+
+
+def copy_package(out: Path) -> Path:
+    """The package as the function ships it, without SKIPPED_PARTS."""
+    def skipped(directory: str, names: list[str]) -> list[str]:
+        inside = Path(directory).relative_to(REPO / PACKAGE)
+        return [n for n in names
+                if n == "__pycache__" or (inside / n).as_posix() in SKIPPED_PARTS]
+
+    return Path(shutil.copytree(REPO / PACKAGE, out / PACKAGE, ignore=skipped))
 
 
 def build_ffmpeg_layer(out: Path, arch: str) -> Path:

@@ -40,7 +40,7 @@ class Settings:
     rate_limit_per_ip_per_minute: int
     rate_limit_per_key_per_hour: int
     clip_retention_days: int
-    precut_mode: str  # how the sidecar's fast path cuts: "direct", "invoke" or "queue"
+    precut_mode: str  # how the sidecar pre-cut cuts: "direct", "invoke" or "queue"
     lambda_function_name: str | None  # set by the Lambda runtime; "invoke" calls it
 
     @property

@@ -134,7 +134,7 @@ def test_a_lookup_hands_its_precuts_to_an_async_invocation_that_cuts_them(lambda
                                    {"items": items}), LambdaContext())
     assert answer["statusCode"] == 200
     # The answer did not wait for the cuts: they are claimed, for the invocation to make.
-    claimed = list(db["clip_requests"].find({"source": "predicted"}))
+    claimed = list(db["clip_requests"].find({"source": "precut"}))
     assert sorted(r["chunk_index"] for r in claimed) == [2, 3]
     assert {r["status"] for r in claimed} == {"queued"}
     assert all(r["run_key"].startswith("sidecar-precut:") for r in claimed)
@@ -144,8 +144,8 @@ def test_a_lookup_hands_its_precuts_to_an_async_invocation_that_cuts_them(lambda
     # What that invocation runs: the same handler, given the request ids.
     counts = handler({"podclips_precut": [str(r["_id"]) for r in claimed]}, LambdaContext())
     assert counts == {"cut": 2, "failed": 0}
-    assert {r["status"] for r in db["clip_requests"].find({"source": "predicted"})} == {"done"}
-    assert db["audio_clips"].count_documents({"requested_by": "predicted"}) == 2
+    assert {r["status"] for r in db["clip_requests"].find({"source": "precut"})} == {"done"}
+    assert db["audio_clips"].count_documents({"requested_by": "precut"}) == 2
 
 
 def test_rest_v1_event_generates_a_clip_and_limits_by_source_ip(lambda_world):

@@ -180,9 +180,9 @@ def test_lookup_precuts_its_top_results_within_a_second_or_two(make_api):
     assert all(r["audio_clip"]["available"] for r in again), f"not cut {ready_after:.1f} s on"
     records = list(api.db["audio_clips"].find({}, {"chunk_index": 1, "requested_by": 1}))
     assert sorted((r["chunk_index"], r["requested_by"]) for r in records) == [
-        (3, "predicted"), (4, "predicted")]
+        (3, "precut"), (4, "precut")]
     requests = list(api.db["clip_requests"].find({}, {"status": 1, "source": 1, "run_key": 1}))
-    assert [(r["status"], r["source"]) for r in requests] == [("done", "predicted")] * 2
+    assert [(r["status"], r["source"]) for r in requests] == [("done", "precut")] * 2
     assert all(r["run_key"].startswith("sidecar-precut:") for r in requests)
 
 

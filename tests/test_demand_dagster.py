@@ -1,4 +1,4 @@
-"""Demand in Dagster on real servers: scores, model, schedule, new-episode sensor, fast path."""
+"""Demand in Dagster on real servers: scores, model, schedule, new-episode sensor, sidecar pre-cut."""
 
 import json
 import threading
@@ -8,16 +8,16 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from podclips_dagster.core.demand.budget import PrecutBudget, PrecutLedger
-from podclips_dagster.core.demand.events import COLLECTION as EVENTS
-from podclips_dagster.core.demand.planning import best_clips_not_cut, plan_pregeneration
-from podclips_dagster.core.demand.scoring import select_clips_to_pregenerate
-from podclips_dagster.core.demand.precut import (
+from podclips_dagster.core.demand.online.budget import PrecutBudget, PrecutLedger
+from podclips_dagster.core.demand.online.events import COLLECTION as EVENTS
+from podclips_dagster.core.demand.offline.planning import best_clips_not_cut, plan_precuts
+from podclips_dagster.core.demand.offline.scoring import select_clips_to_precut
+from podclips_dagster.core.demand.online.precut import (
     claim_key, cut_claimed, queue_precut_after_play, queue_precuts,
 )
-from podclips_dagster.core.demand.store import load_scores, save_scores
-from podclips_dagster.core.demand.strategies import FastPath
-from podclips_dagster.core.demand.synthetic import SyntheticConfig, generate_world
+from podclips_dagster.core.demand.offline.store import load_scores, save_scores
+from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
+from podclips_dagster.devstack.demand_world import SyntheticConfig, generate_world
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import audio_clips, episode_metadata, transcript_chunks
 from podclips_dagster.defs.clips.jobs import audio_clips_job
@@ -146,7 +146,7 @@ def test_demand_model_trains_on_a_small_log_and_clip_demand_uses_it(service, res
     assert meta["model_lift_top_5pct"].value == pytest.approx(
         model_meta["holdout_lift_top_5pct"].value)
     stored, _ = load_scores(service.db)
-    # Chunks under the model's threshold are left to the fast path: not stored.
+    # Chunks under the model's threshold are left to the sidecar pre-cut: not stored.
     assert len(stored) and (stored["score"] > 0.1).all()
 
 
@@ -162,7 +162,7 @@ def test_schedule_respects_budget_skips_clips_that_exist_and_registers_what_it_l
                                               "duration_seconds": 30, "status": "ready"})
     service.db["clip_requests"].insert_one({"episode_id": "ep-0", "chunk_index": 1,
                                             "duration_seconds": 30, "status": "queued"})
-    monkeypatch.setenv("PREGENERATE_MAX_CLIPS_PER_RUN", "8")
+    monkeypatch.setenv("PRECUT_MAX_CLIPS_PER_RUN", "8")
 
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("audio_clips", ["ep-1/0"])  # registered earlier
@@ -178,28 +178,28 @@ def test_schedule_respects_budget_skips_clips_that_exist_and_registers_what_it_l
     assert sorted(registered) == expected  # partitions registered == partitions launched
     assert len(runs) == 2  # the key registered earlier runs alone; the new ones in one range
     for run in runs:
-        assert run.tags["podclips/source"] == "predicted" and run.tags["dagster/priority"] == "-1"
+        assert run.tags["podclips/source"] == "precut" and run.tags["dagster/priority"] == "-1"
     # A re-evaluated tick gets the same clips and spends nothing more.
     assert again_covered == expected
     assert PrecutLedger(service.db, PrecutBudget()).today(now)["schedule"] == 8
 
 
-def test_schedule_paces_the_daily_budget_and_leaves_the_fast_path_its_share(service):
+def test_schedule_paces_the_daily_budget_and_leaves_the_sidecar_precut_its_share(service):
     day = datetime(2025, 3, 3, tzinfo=UTC)
-    budget = PrecutBudget(per_day=48, per_run=100)  # 2 an hour, 1 of them kept for the fast path
+    budget = PrecutBudget(per_day=48, per_run=100)  # 2 an hour, 1 of them kept for the sidecar pre-cut
     ranked = scores_frame([("ep", c, 100.0 - c) for c in range(40)])
     granted = []
     for hour in (0, 1, 5):
         now = day + timedelta(hours=hour, minutes=1)
         save_scores(service.db, ranked, pd.DataFrame(), now)
-        plan = plan_pregeneration(service.db, now, budget, tick_key=f"schedule:{now}")
+        plan = plan_precuts(service.db, now, budget, tick_key=f"schedule:{now}")
         granted.append(len(plan.clips))
         service.db["audio_clips"].insert_many([
             {"episode_id": c.episode_id, "chunk_index": c.chunk_index, "duration_seconds": 30}
             for c in plan.clips])
-    # By hour h: (h + 1) / 24 of the day less the fast path's half hour: 1, 2 (3), 12 - 1 - 3.
+    # By hour h: (h + 1) / 24 of the day less the sidecar pre-cut's half hour: 1, 2 (3), 12 - 1 - 3.
     assert granted == [1, 2, 8]
-    stale = plan_pregeneration(service.db, day + timedelta(hours=9), budget, "schedule:late")
+    stale = plan_precuts(service.db, day + timedelta(hours=9), budget, "schedule:late")
     assert stale.clips == [] and "old" in stale.reason
     capped = PrecutBudget(per_day=1000, max_usd_per_day=0.01, usd_per_clip=0.0001)
     assert capped.clips_per_day == 100  # the cost cap binds first
@@ -215,22 +215,22 @@ def test_the_schedule_looks_up_existing_clips_in_batches_without_changing_its_ch
     existing = {(d["episode_id"], d["chunk_index"], 30) for d in made}
     for spare in (5, 40, 400):
         chosen, _ = best_clips_not_cut(service.db, ranked, spare)
-        assert chosen == select_clips_to_pregenerate(ranked, existing, spare)
+        assert chosen == select_clips_to_precut(ranked, existing, spare)
 
 
-def test_fast_path_queues_top_results_within_its_budget(service):
+def test_sidecar_precut_queues_top_results_within_its_budget(service):
     now = datetime(2025, 3, 3, 0, 10, tzinfo=UTC)
     shown = [ClipSpec("ep-1", c) for c in range(10)]
     tight = PrecutBudget(per_day=48)  # 2.3 clips paced by 00:10: only the top results qualify
     queued = queue_precuts(service, shown, available={shown[0]}, now=now, budget=tight)
     assert [(d["episode_id"], d["chunk_index"]) for d in queued] == [("ep-1", 1)]  # rank 1 exists
-    assert queued[0]["source"] == "predicted" and queued[0]["status"] == "pending"
+    assert queued[0]["source"] == "precut" and queued[0]["status"] == "pending"
     again = queue_precuts(service, shown, available=set(), now=now, budget=tight)
     assert [d["chunk_index"] for d in again] == [0]  # rank 2 is queued already
     assert queue_precuts(service, [ClipSpec("ep-2", 0)], set(), now, tight) == []  # spent
 
     # Concurrent lookups never overspend: the day's count is a compare-and-set.
-    roomy, eager = PrecutBudget(per_day=480), FastPath(spare_hours=0)  # 23 by 00:10, any rank <= 10
+    roomy, eager = PrecutBudget(per_day=480), SidecarPrecut(spare_hours=0)  # 23 by 00:10, any rank <= 10
     results = []
     threads = [threading.Thread(target=lambda n=n: results.append(queue_precuts(
         service, [ClipSpec(f"busy-{n}", c) for c in range(10)], set(), now, roomy, eager)))
@@ -240,8 +240,8 @@ def test_fast_path_queues_top_results_within_its_budget(service):
     for t in threads:
         t.join()
     queue_precuts(service, [ClipSpec("late", c) for c in range(10)], set(), now, roomy, eager)
-    assert service.db["clip_requests"].count_documents({"source": "predicted"}) == 23
-    assert PrecutLedger(service.db, roomy).today(now)["fast_path"] == 23
+    assert service.db["clip_requests"].count_documents({"source": "precut"}) == 23
+    assert PrecutLedger(service.db, roomy).today(now)["sidecar"] == 23
 
 
 def test_claimed_precuts_are_cut_at_once_and_what_fails_goes_back_to_dagster(
@@ -255,7 +255,7 @@ def test_claimed_precuts_are_cut_at_once_and_what_fails_goes_back_to_dagster(
     assert cut_claimed(service, [d["_id"] for d in queued]) == {"cut": 1, "failed": 1}
     requests = {d["chunk_index"]: d for d in service.db["clip_requests"].find()}
     assert requests[1]["status"] == "done" and requests[1]["s3_url"].endswith("/1.mp3")
-    assert service.records.find(ClipSpec("ep-now", 1))["requested_by"] == "predicted"
+    assert service.records.find(ClipSpec("ep-now", 1))["requested_by"] == "precut"
     assert requests[400]["status"] == "pending"  # a sensor run retries it and shows why
     assert requests[400]["error_code"] == "precut_failed" and "400" in requests[400]["error"]
 
@@ -289,7 +289,7 @@ def test_new_episode_sensor_precuts_opening_clips_of_new_episodes(service, resou
     popularity = pd.DataFrame({"podcast_impressions_decayed": [40.0],
                                "podcast_plays_decayed": [9.0]}, index=["alpha"])
     save_scores(service.db, scores_frame([("old-alpha", 3, 1.0)]), popularity, now)
-    monkeypatch.setenv("PREGENERATE_MAX_CLIPS_PER_RUN", "4")
+    monkeypatch.setenv("PRECUT_MAX_CLIPS_PER_RUN", "4")
 
     with dg.instance_for_test() as instance:
         first = tick(new_episode_sensor, instance, resource)
@@ -302,13 +302,13 @@ def test_new_episode_sensor_precuts_opening_clips_of_new_episodes(service, resou
 
     # The popular podcast's opening clips first, within the per-run cap of 4.
     assert keys == ["new-alpha/0", "new-alpha/1", "new-alpha/2", "new-obscure/0"]
-    assert [r.tags["podclips/source"] for r in first.run_requests] == ["predicted"]
+    assert [r.tags["podclips/source"] for r in first.run_requests] == ["precut"]
     assert list(cursor["waiting"]) == ["no-chunks-yet"]
     assert third.dynamic_partitions_requests[0].partition_keys == ["no-chunks-yet/0"]
     assert json.loads(third.cursor)["waiting"] == {}
 
 
-def test_a_scheduled_run_cuts_its_clip_and_records_it_as_predicted(service, resource, seed_episode):
+def test_a_scheduled_run_cuts_its_clip_and_records_it_as_a_precut(service, resource, seed_episode):
     seed_episode("ep-real", minutes=1)
     now = datetime.now(UTC)
     save_scores(service.db, scores_frame([("ep-real", 1, 5.0)]), pd.DataFrame(), now)
@@ -321,7 +321,7 @@ def test_a_scheduled_run_cuts_its_clip_and_records_it_as_predicted(service, reso
             tags={**run.tags, "dagster/run_key": run.run_key})
     assert run.partition_key == "ep-real/1" and outcome.success
     record = service.db["audio_clips"].find_one({"episode_id": "ep-real", "chunk_index": 1})
-    assert record["requested_by"] == "predicted"
+    assert record["requested_by"] == "precut"
 
 
 def test_demo_events_train_a_model_and_give_clip_demand_something_to_score(service, resource):

@@ -6,9 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from podclips_dagster.core.demand.events import (
-    COLLECTION, EVENT_COLUMNS, DemandEventWriter, ensure_indexes, load_events,
+from podclips_dagster.core.demand.online.events import (
+    COLLECTION, EVENT_COLUMNS, DemandEventWriter, ensure_indexes,
 )
+from podclips_dagster.core.demand.offline.store import load_events
 
 T0 = datetime(2025, 3, 3, 12, 0, tzinfo=timezone.utc)
 

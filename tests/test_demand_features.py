@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from podclips_dagster.core.demand.features import FeatureConfig, candidate_chunks, chunk_features
+from podclips_dagster.core.demand.offline.features import FeatureConfig, candidate_chunks, chunk_features
 
 NOW = pd.Timestamp("2025-03-10T12:00:00Z")
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from podclips_dagster.core.demand.replay import (
+from simulation.replay import (
     PreparedLog, read_catalogue, read_log, replay, write_catalogue, write_log,
 )
-from podclips_dagster.core.demand.strategies import DecayScore, FastPath, Strategy
-from podclips_dagster.core.demand.synthetic import SyntheticConfig, generate_world
+from podclips_dagster.core.demand.offline.strategies import DecayScore, Strategy
+from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
+from podclips_dagster.devstack.demand_world import SyntheticConfig, generate_world
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = SyntheticConfig(seed=5, n_podcasts=10, back_catalogue_days=30, n_queries=500,
@@ -34,7 +35,7 @@ def test_same_seed_same_world_and_result(world):
     other = generate_world(SyntheticConfig(**{**TINY.__dict__, "seed": 6}))
     assert not other.log["episode_id"].equals(world.log["episode_id"].iloc[: len(other.log)])
 
-    strategy = DecayScore(name="decay+fast", fast_path=FastPath())
+    strategy = DecayScore(name="decay+fast", sidecar_precut=SidecarPrecut())
     a = replay(PreparedLog(world.catalogue, world.log), strategy, world.eval_start)
     b = replay(PreparedLog(again.catalogue, again.log), strategy, world.eval_start)
     assert a == b
@@ -59,18 +60,18 @@ def test_replay_counts_hits_misses_and_budget():
     assert (none.plays, none.first_plays, none.hits, none.precut, none.cut_on_miss) == (4, 3, 1, 0, 3)
     assert (none.missed_unseen, none.missed_late) == (1, 0)  # chunk 3 was never shown
     # budget: 5 % of 100 chunks = 5 clips over 2 h, never 2 h spare: only rank <= 2 is queued
-    fast = replay(prepared, Strategy(name="fast", fast_path=FastPath(max_rank=2)), t0)
+    fast = replay(prepared, Strategy(name="fast", sidecar_precut=SidecarPrecut(max_rank=2)), t0)
     assert (fast.first_play_hits, fast.hits, fast.precut, fast.precut_played) == (1, 2, 1, 1)
     assert (fast.missed_unseen, fast.missed_late) == (1, 0)  # chunk 2 was shown at rank 3, not cut
     assert fast.metrics() == {"first_play_hit_rate": 1 / 3, "overall_hit_rate": 0.5,
                               "clips_cut": 1, "chunks_fraction": 0.01}
     # a generous budget: rank 3 and the chunk after each play are queued as well
-    spare = replay(prepared, Strategy(name="spare", fast_path=FastPath(max_rank=2, spare_hours=0.5)),
+    spare = replay(prepared, Strategy(name="spare", sidecar_precut=SidecarPrecut(max_rank=2, spare_hours=0.5)),
                    t0, budget_fraction=0.5)
     assert (spare.first_play_hits, spare.precut, spare.precut_played) == (3, 4, 3)
     # a pre-cut that is not ready yet when the play comes is a miss
-    slow = replay(prepared, Strategy(name="slow", fast_path=FastPath(max_rank=2)), t0,
-                  fast_path_latency_s=120)
+    slow = replay(prepared, Strategy(name="slow", sidecar_precut=SidecarPrecut(max_rank=2)), t0,
+                  sidecar_precut_latency_s=120)
     assert slow.first_play_hits == 0 and slow.precut == 1
     assert (slow.missed_unseen, slow.missed_late) == (1, 1)
 

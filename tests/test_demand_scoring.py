@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from podclips_dagster.core.demand.model import DemandModel, train_demand_model
-from podclips_dagster.core.demand.scoring import ClipKey, select_clips_to_pregenerate
-from podclips_dagster.core.demand.strategies import FastPath, LearnedModel
-from podclips_dagster.core.demand.synthetic import SyntheticConfig, generate_world
+from podclips_dagster.core.demand.offline.model import DemandModel, train_demand_model
+from podclips_dagster.core.demand.offline.scoring import ClipKey, select_clips_to_precut
+from podclips_dagster.core.demand.offline.strategies import LearnedModel
+from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
+from podclips_dagster.devstack.demand_world import SyntheticConfig, generate_world
 
 SMALL = SyntheticConfig(seed=11, n_podcasts=12, back_catalogue_days=40, n_queries=800,
                         searches_per_day=400, warmup_days=1, days=5)
@@ -30,10 +31,10 @@ def test_selector_respects_budget_and_skips_existing():
         ("d", 0, 0.0, 0, 1, 0),  # no demand: never cut
     ])
     existing = {("a", 1, 30), ClipKey("b:x/y", 0, 30)}
-    assert select_clips_to_pregenerate(s, existing, budget=2) == [("a", 2, 30), ("c", 5, 30)]
-    assert select_clips_to_pregenerate(s, existing, budget=10) == [("a", 2, 30), ("c", 5, 30)]
-    assert select_clips_to_pregenerate(s, set(), budget=0) == []
-    assert all(isinstance(k, ClipKey) for k in select_clips_to_pregenerate(s, [], budget=3))
+    assert select_clips_to_precut(s, existing, budget=2) == [("a", 2, 30), ("c", 5, 30)]
+    assert select_clips_to_precut(s, existing, budget=10) == [("a", 2, 30), ("c", 5, 30)]
+    assert select_clips_to_precut(s, set(), budget=0) == []
+    assert all(isinstance(k, ClipKey) for k in select_clips_to_precut(s, [], budget=3))
 
 
 def test_selector_cuts_duration_variants_in_proportion_to_demand():
@@ -42,12 +43,12 @@ def test_selector_cuts_duration_variants_in_proportion_to_demand():
         ("b", 0, 5.0, 0.05, 0.95, 0.0),  # 15 s asked too rarely (< min_share)
         ("c", 2, 3.0, 1.0, 0.0, 0.0),  # only 15 s wanted
     ])
-    got = select_clips_to_pregenerate(s, {("a", 1, 30)}, budget=10)
+    got = select_clips_to_precut(s, {("a", 1, 30)}, budget=10)
     assert got == [("b", 0, 30), ("a", 1, 60), ("c", 2, 15)]
 
 
-def test_fast_path_queues_top_results_not_cut():
-    fast = FastPath(max_rank=2)
+def test_sidecar_precut_queues_top_results_not_cut():
+    fast = SidecarPrecut(max_rank=2)
     items = [{"episode_id": "a", "chunk_index": 1}, {"episode_id": "b", "chunk_index": 2},
              {"episode_id": "c", "chunk_index": 3}]
     assert fast.clips_to_queue(items, existing={("a", 1, 30)}) == [("b", 2, 30)]

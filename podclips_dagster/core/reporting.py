@@ -3,7 +3,7 @@
 Every clip record is looked at once, then stamped `dagster_reported_at`: the
 sensor reports it as a materialization unless a run already materialized it.
 Who made a clip is not enough to tell (runs record the source that wanted
-the clip, e.g. "predicted"), so the sensor asks Dagster instead.
+the clip, e.g. "precut"), so the sensor asks Dagster instead.
 
 A video (`videos.{size}` on its clip's record) made by the `clip_videos`
 asset is stamped when it is stored; one made by the CLI or the sidecar waits

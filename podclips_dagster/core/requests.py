@@ -86,7 +86,7 @@ class ClipRequests:
     # -- the sensor's side --------------------------------------------------
 
     def pending_page(self, limit: int) -> list[dict]:
-        """People's requests before predicted pre-cuts (`priority` 1; absent sorts first),
+        """People's requests before pre-cuts (`priority` 1; absent sorts first),
         then the oldest: a requeued request goes ahead of newer ones."""
         with mongo_errors("reading pending clip requests"):
             return list(self.collection.find({"status": PENDING})

@@ -1,4 +1,4 @@
-"""Demand signals from the sidecar, for the pre-generation schedule.
+"""Demand signals from the sidecar, for the pre-cut schedule.
 
 Search results shown (the lookup route) are impressions; clip requests on
 the two clip routes are plays (the dashboard's prefetches among them: the
@@ -9,7 +9,7 @@ demand is a signal, not a record anyone waits on.
 
 from __future__ import annotations
 
-from podclips_dagster.core.demand.events import ensure_indexes
+from podclips_dagster.core.demand.online.events import ensure_indexes
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.sidecar.observability import logger
 

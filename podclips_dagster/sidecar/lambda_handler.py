@@ -1,5 +1,5 @@
 """The Lambda entry point: API Gateway (REST v1 or HTTP v2 events) -> Mangum -> the app,
-and the fast path's asynchronous invocations (`{"podclips_precut": [request ids]}`,
+and the sidecar pre-cut's asynchronous invocations (`{"podclips_precut": [request ids]}`,
 sidecar/precut.py) -> the pre-cuts they name.
 
 The app, its MongoDB client and its S3 client are built once per Lambda

@@ -3,7 +3,7 @@
 Never cuts: one MongoDB query answers up to 100 results. The object is not
 HEADed here (100 HEADs would cost more than the search); a record whose
 object has gone is healed when someone presses play. Every result shown is
-recorded as an impression, the demand signal the pre-generation schedule
+recorded as an impression, the demand signal the pre-cut schedule
 learns from.
 """
 
@@ -46,7 +46,7 @@ def lookup_audio_clips(body: LookupRequest, request: Request, background: Backgr
     available = sum(r.audio_clip.available for r in results)
     observed(request).update(items=len(specs), available=available)
     background.add_task(record_impressions, app, specs)
-    # The fast path: pre-cut top-ranked results now, within the shared budget.
+    # The sidecar pre-cut: pre-cut top-ranked results now, within the shared budget.
     shown_available = {spec for spec, r in zip(specs, results) if r.audio_clip.available}
     background.add_task(precut_results, app, specs, shown_available)
     return LookupResponse(results=results)

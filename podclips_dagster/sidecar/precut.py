@@ -1,4 +1,4 @@
-"""The sidecar's fast path: pre-cut what it just showed or played, and cut it soon.
+"""The sidecar pre-cut: pre-cut what it just showed or played, and cut it soon.
 
 How the chosen clips are cut is `PRECUT_MODE` (config.py):
 - `direct` (a server: `podclips api`, a container): in this process, after
@@ -22,7 +22,7 @@ import boto3
 from botocore.config import Config
 from bson import ObjectId
 
-from podclips_dagster.core.demand.precut import (
+from podclips_dagster.core.demand.online.precut import (
     claim_key, cut_claimed, queue_precut_after_play, queue_precuts,
 )
 from podclips_dagster.core.spec import ClipSpec

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from podclips_dagster.config import Settings
 from podclips_dagster.core.api_keys import API_KEYS_COLLECTION, ApiKeys
-from podclips_dagster.core.demand.events import COLLECTION as DEMAND_EVENTS, DemandEventWriter
+from podclips_dagster.core.demand.online.events import COLLECTION as DEMAND_EVENTS, DemandEventWriter
 from podclips_dagster.core.rate_limits import RATE_LIMITS_COLLECTION, RateLimiter
 from podclips_dagster.core.service import ClipService
 from podclips_dagster.sidecar.resolved import ResolvedClips

@@ -27,8 +27,8 @@ transcript_chunks = dg.AssetSpec(
 # FFmpeg is CPU-bound: cut as many clips at once as there are cores (2 here).
 CUT_WORKERS = 2
 MAX_PARTITIONS_PER_RUN = 25
-# Who wanted the run's clips, recorded as the clip's `requested_by` ("predicted" for the
-# pre-generation schedule's runs, so pre-cuts can be told from clips made on demand).
+# Who wanted the run's clips, recorded as the clip's `requested_by` ("precut" for the
+# pre-cut schedule's runs, so pre-cuts can be told from clips made on demand).
 SOURCE_TAG = "podclips/source"
 
 

@@ -1,4 +1,4 @@
-"""Demand assets: the daily model and the hourly scores that the pre-generation schedule reads.
+"""Demand assets: the daily model and the hourly scores that the pre-cut schedule reads.
 
 Both keep their output in MongoDB (`demand_models`, `clip_demand_scores`), where
 the schedule, the sensor and the sidecar read it; the materialization carries
@@ -11,10 +11,10 @@ from datetime import datetime, timezone
 import dagster as dg
 import numpy as np
 
-from podclips_dagster.core.demand.planning import (
+from podclips_dagster.core.demand.offline.planning import (
     MIN_MODEL_AUC, DemandScores, choose_strategy, score_clip_demand, train_from_history,
 )
-from podclips_dagster.core.demand.store import save_model
+from podclips_dagster.core.demand.offline.store import save_model
 from podclips_dagster.defs.clips.assets import episode_metadata, transcript_chunks
 from podclips_dagster.defs.resources import ClipServiceResource
 

@@ -1,21 +1,21 @@
-"""Runs of `audio_clips_job` for predicted clips: few runs, whole episodes, low priority."""
+"""Runs of `audio_clips_job` for pre-cut clips: few runs, whole episodes, low priority."""
 
 import hashlib
 
 import dagster as dg
 
-from podclips_dagster.core.demand.precut import PREDICTED
-from podclips_dagster.core.demand.scoring import ClipKey
+from podclips_dagster.core.demand.online.precut import PRECUT_SOURCE
+from podclips_dagster.core.demand.online.keys import ClipKey
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import MAX_PARTITIONS_PER_RUN, SOURCE_TAG
 from podclips_dagster.defs.clips.partitions import AUDIO_CLIPS_PARTITIONS_NAME
 from podclips_dagster.defs.requests.batches import RANGE_END_TAG, RANGE_START_TAG, plan_batches
 
 # Queued behind on-demand runs (priority 0): nobody is waiting for a pre-cut.
-PREDICTED_RUN_TAGS = {SOURCE_TAG: PREDICTED, "dagster/priority": "-1"}
+PRECUT_RUN_TAGS = {SOURCE_TAG: PRECUT_SOURCE, "dagster/priority": "-1"}
 
 
-def predicted_runs(instance, clips: list[ClipKey],
+def precut_runs(instance, clips: list[ClipKey],
                    run_key_prefix: str) -> tuple[list[dg.RunRequest], list[str]]:
     """(run requests, partition keys to register before they launch, in that order).
 
@@ -35,6 +35,6 @@ def _run_request(keys: list[str], prefix: str) -> dg.RunRequest:
     digest = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
     run_key = f"{prefix}-{digest}"
     if len(keys) == 1:
-        return dg.RunRequest(run_key=run_key, partition_key=keys[0], tags=PREDICTED_RUN_TAGS)
-    return dg.RunRequest(run_key=run_key, tags={**PREDICTED_RUN_TAGS, RANGE_START_TAG: keys[0],
+        return dg.RunRequest(run_key=run_key, partition_key=keys[0], tags=PRECUT_RUN_TAGS)
+    return dg.RunRequest(run_key=run_key, tags={**PRECUT_RUN_TAGS, RANGE_START_TAG: keys[0],
                                                  RANGE_END_TAG: keys[-1]})

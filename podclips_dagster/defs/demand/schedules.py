@@ -1,10 +1,10 @@
-"""When demand is scored, when the model is trained, and when predicted clips are cut.
+"""When demand is scored, when the model is trained, and when pre-cut clips are cut.
 
 Hourly: `clip_demand` scores at :50 (env `CLIP_DEMAND_CRON`), and
 `pregenerate_high_demand_clips` cuts the best of those scores at :00 (env
-`PREGENERATE_CRON`) within `PrecutBudget.from_env()`: env
-`PREGENERATE_MAX_CLIPS_PER_RUN` (200), `PREGENERATE_MAX_CLIPS_PER_DAY` (1000),
-`PREGENERATE_MAX_COST_PER_DAY_USD` (1.00), `PREGENERATE_COST_PER_CLIP_USD`
+`PRECUT_CRON`) within `PrecutBudget.from_env()`: env
+`PRECUT_MAX_CLIPS_PER_RUN` (200), `PRECUT_MAX_CLIPS_PER_DAY` (1000),
+`PRECUT_MAX_COST_PER_DAY_USD` (1.00), `PRECUT_COST_PER_CLIP_USD`
 (0.000025). Daily at 04:20 UTC: `demand_model` is retrained (env `DEMAND_MODEL_CRON`).
 """
 
@@ -13,16 +13,16 @@ from datetime import timezone
 
 import dagster as dg
 
-from podclips_dagster.core.demand.budget import PrecutBudget
-from podclips_dagster.core.demand.planning import plan_pregeneration
+from podclips_dagster.core.demand.online.budget import PrecutBudget
+from podclips_dagster.core.demand.offline.planning import plan_precuts
 from podclips_dagster.defs.clips.jobs import audio_clips_job
 from podclips_dagster.defs.clips.partitions import AUDIO_CLIPS_PARTITIONS_NAME
 from podclips_dagster.defs.demand.assets import clip_demand, demand_model
-from podclips_dagster.defs.demand.runs import predicted_runs
+from podclips_dagster.defs.demand.runs import precut_runs
 from podclips_dagster.defs.resources import ClipServiceResource
 
-PREGENERATE_CRON = os.environ.get("PREGENERATE_CRON") or "0 * * * *"
-# Ten minutes before the pre-generation tick, so it reads scores that are minutes old.
+PRECUT_CRON = os.environ.get("PRECUT_CRON") or "0 * * * *"
+# Ten minutes before the pre-cut tick, so it reads scores that are minutes old.
 CLIP_DEMAND_CRON = os.environ.get("CLIP_DEMAND_CRON") or "50 * * * *"
 DEMAND_MODEL_CRON = os.environ.get("DEMAND_MODEL_CRON") or "20 4 * * *"
 
@@ -44,24 +44,24 @@ demand_model_schedule = dg.ScheduleDefinition(
 
 
 @dg.schedule(
-    name="pregenerate_high_demand_clips", job=audio_clips_job, cron_schedule=PREGENERATE_CRON,
+    name="pregenerate_high_demand_clips", job=audio_clips_job, cron_schedule=PRECUT_CRON,
     execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Cuts the best-scored clips of clip_demand that are not cut yet (15/30/60 s "
-    "as their demand asks), within the pre-generation budget shared with the sidecar's fast "
+    "as their demand asks), within the pre-cut budget shared with the sidecar's fast "
     "path: registers their partitions and launches low-priority runs grouped by episode.",
 )
 def pregenerate_high_demand_clips(context: dg.ScheduleEvaluationContext,
                                   clip_service: ClipServiceResource):
     now = context.scheduled_execution_time.astimezone(timezone.utc)
     db = clip_service.get_service().db
-    plan = plan_pregeneration(db, now, PrecutBudget.from_env(),
+    plan = plan_precuts(db, now, PrecutBudget.from_env(),
                               tick_key=f"schedule:{now:%Y-%m-%dT%H:%M}")
     if not plan.clips:
         context.log.info("nothing to pre-cut: %s", plan.reason)
         return dg.SkipReason(plan.reason)
-    runs, new_keys = predicted_runs(context.instance, plan.clips, f"pregenerate-{now:%Y%m%dT%H%M}")
+    runs, new_keys = precut_runs(context.instance, plan.clips, f"precut-{now:%Y%m%dT%H%M}")
     # Schedules cannot return partition requests (Dagster 1.13): register before the runs
-    # launch, diffed against the one get_dynamic_partitions call inside predicted_runs.
+    # launch, diffed against the one get_dynamic_partitions call inside precut_runs.
     if new_keys:
         context.instance.add_dynamic_partitions(AUDIO_CLIPS_PARTITIONS_NAME, new_keys)
     context.log.info("pre-cutting %d clip(s) in %d run(s) (%d new partition(s)); budget today: %s",

@@ -11,13 +11,13 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from podclips_dagster.core.demand.budget import PrecutBudget
-from podclips_dagster.core.demand.planning import find_new_episodes, plan_new_episode_clips
-from podclips_dagster.core.demand.store import latest_model
+from podclips_dagster.core.demand.online.budget import PrecutBudget
+from podclips_dagster.core.demand.offline.planning import find_new_episodes, plan_new_episode_clips
+from podclips_dagster.core.demand.offline.store import latest_model
 from podclips_dagster.defs.clips.assets import episode_metadata
 from podclips_dagster.defs.clips.jobs import audio_clips_job
 from podclips_dagster.defs.clips.partitions import audio_clips_partitions
-from podclips_dagster.defs.demand.runs import predicted_runs
+from podclips_dagster.defs.demand.runs import precut_runs
 from podclips_dagster.defs.resources import ClipServiceResource
 
 
@@ -26,7 +26,7 @@ from podclips_dagster.defs.resources import ClipServiceResource
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Watches episode_metadata for newly published episodes and pre-cuts the opening "
     "clips the demand model expects to be played (episodes whose transcript chunks have not "
-    "arrived are retried for 6 h), within the pre-generation budget.",
+    "arrived are retried for 6 h), within the pre-cut budget.",
 )
 def new_episode_sensor(context: dg.SensorEvaluationContext,
                        clip_service: ClipServiceResource) -> dg.SensorResult:
@@ -35,7 +35,7 @@ def new_episode_sensor(context: dg.SensorEvaluationContext,
     found = find_new_episodes(service.catalogue, json.loads(context.cursor or "{}"), now)
     clips = plan_new_episode_clips(service.db, found.ready, now, PrecutBudget.from_env(),
                                    latest_model(service.db))
-    runs, new_keys = predicted_runs(context.instance, clips, "new-episodes")
+    runs, new_keys = precut_runs(context.instance, clips, "new-episodes")
     context.log.info("%d new episode(s) ready, %d waiting for chunks: %d opening clip(s) in "
                      "%d run(s)", len(found.ready), len(found.cursor["waiting"]), len(clips),
                      len(runs))

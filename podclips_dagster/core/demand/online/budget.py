@@ -1,11 +1,11 @@
-"""The pre-generation budget: clips cut ahead of demand, per UTC day, shared by every door.
+"""The pre-cut budget: clips cut ahead of demand, per UTC day, shared by every door.
 
-The hourly schedule, the new-episode sensor and the lookup route's fast path
+The hourly schedule, the new-episode sensor and the sidecar's pre-cuts
 all spend from one counter per day in MongoDB `precut_budget`. A day's budget
 is paced like the replay benchmark's: by hour h (0-23) at most
 (h + 1) / 24 of it may be spent, so a morning burst cannot starve the
-evening. The schedule and the sensor leave `hold_back` (the fast path's
-share of an hour) unspent, the fast path may spend all that is paced.
+evening. The schedule and the sensor leave `hold_back` (the sidecar pre-cut's
+share of an hour) unspent, the sidecar pre-cut may spend all that is paced.
 
 Spending is a compare-and-set on the day's count (`update_one` whose filter
 says "there is still room for n"), so concurrent Lambdas and ticks never
@@ -23,10 +23,10 @@ from typing import Mapping
 
 from pymongo.errors import DuplicateKeyError
 
-from podclips_dagster.core.demand.keys import ClipKey
+from podclips_dagster.core.demand.online.keys import ClipKey
 
 LEDGER_COLLECTION = "precut_budget"
-DOORS = ("schedule", "new_episode", "fast_path")
+DOORS = ("schedule", "new_episode", "sidecar")
 # One pre-cut: compute + invoke + PUT + ranged GET (~$0.000014, benchmarks/demand_replay.py)
 # and a month of S3 Standard for 0.5 MB (~$0.000011); see docs/cost.md.
 DEFAULT_USD_PER_CLIP = 0.000025
@@ -57,10 +57,10 @@ class PrecutBudget:
     def from_env(cls, env: Mapping[str, str] | None = None) -> "PrecutBudget":
         env = os.environ if env is None else env
         return cls(
-            per_run=int(_float(env, "PREGENERATE_MAX_CLIPS_PER_RUN", cls.per_run)),
-            per_day=int(_float(env, "PREGENERATE_MAX_CLIPS_PER_DAY", cls.per_day)),
-            max_usd_per_day=_float(env, "PREGENERATE_MAX_COST_PER_DAY_USD", cls.max_usd_per_day),
-            usd_per_clip=_float(env, "PREGENERATE_COST_PER_CLIP_USD", cls.usd_per_clip),
+            per_run=int(_float(env, "PRECUT_MAX_CLIPS_PER_RUN", cls.per_run)),
+            per_day=int(_float(env, "PRECUT_MAX_CLIPS_PER_DAY", cls.per_day)),
+            max_usd_per_day=_float(env, "PRECUT_MAX_COST_PER_DAY_USD", cls.max_usd_per_day),
+            usd_per_clip=_float(env, "PRECUT_COST_PER_CLIP_USD", cls.usd_per_clip),
         )
 
     @property
@@ -110,7 +110,7 @@ class PrecutLedger:
         return max(0, math.floor(self.budget.allowance(now) - hold_back) - self.today(now)["used"])
 
     def spare_hours(self, now: datetime | None = None) -> float:
-        """Paced budget left, in hours of budget (what FastPath decides by)."""
+        """Paced budget left, in hours of budget (what SidecarPrecut decides by)."""
         if not self.budget.hourly:
             return 0.0
         now = _utc(now)

@@ -1,11 +1,11 @@
-"""The fast path: the sidecar queues low-priority cuts of what it just showed or played.
+"""The sidecar pre-cut: the sidecar queues low-priority cuts of what it just showed or played.
 
 Most first plays come seconds after an impression of the same chunk, too
 soon for the hourly schedule (DESIGN.md, "Demand"). So the lookup route hands
 the results it returned to `queue_precuts`, and the clip routes hand a play
-to `queue_precut_after_play` (people keep listening). `FastPath` decides
+to `queue_precut_after_play` (people keep listening). `SidecarPrecut` decides
 which results are worth it given the budget left; each chosen clip becomes a
-pending `clip_requests` record with `source: "predicted"` and a low
+pending `clip_requests` record with `source: "precut"` and a low
 `priority`, which the on-demand sensor turns into runs like any other.
 
 A play often comes seconds after its impression, sooner than a sensor tick
@@ -28,21 +28,21 @@ from typing import Iterable
 
 from bson import ObjectId
 
-from podclips_dagster.core.demand.budget import PrecutBudget, PrecutLedger
-from podclips_dagster.core.demand.keys import ClipKey
-from podclips_dagster.core.demand.fast_path import FastPath
+from podclips_dagster.core.demand.online.budget import PrecutBudget, PrecutLedger
+from podclips_dagster.core.demand.online.keys import ClipKey
+from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
 from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.requests import PENDING, QUEUED, ClipRequests
 from podclips_dagster.core.spec import ClipSpec
 
 log = logging.getLogger("podclips.demand.precut")
 
-PREDICTED = "predicted"  # `source` of the request, `requested_by` of the clip it makes
+PRECUT_SOURCE = "precut"  # `source` of the request, `requested_by` of the clip it makes
 # On-demand requests carry no priority; sorted by (priority, requested_at) they come first.
 LOW_PRIORITY = 1
 
 
-def predicted_request(spec: ClipSpec, now: datetime, claimed_by: str | None = None) -> dict:
+def precut_request(spec: ClipSpec, now: datetime, claimed_by: str | None = None) -> dict:
     """A request shaped like `create_request`'s, marked as a prediction: pending, or
     queued under the run key `claimed_by` when the caller cuts it itself.
 
@@ -52,7 +52,7 @@ def predicted_request(spec: ClipSpec, now: datetime, claimed_by: str | None = No
     """
     doc = {"_id": ObjectId(), "episode_id": spec.episode_id, "chunk_index": spec.chunk_index,
            "duration_seconds": spec.duration_seconds, "partition_key": spec.partition_key,
-           "status": PENDING, "source": PREDICTED, "priority": LOW_PRIORITY,
+           "status": PENDING, "source": PRECUT_SOURCE, "priority": LOW_PRIORITY,
            "requested_at": now, "updated_at": now, "attempts": 0}
     if claimed_by:
         doc.update(status=QUEUED, run_key=claimed_by, queued_at=now, attempts=1)
@@ -61,7 +61,7 @@ def predicted_request(spec: ClipSpec, now: datetime, claimed_by: str | None = No
 
 def queue_precuts(service, shown: list[ClipSpec], available: Iterable[ClipSpec],
                   now: datetime | None = None, budget: PrecutBudget | None = None,
-                  fast_path: FastPath = FastPath(), claimed_by: str | None = None) -> list[dict]:
+                  policy: SidecarPrecut = SidecarPrecut(), claimed_by: str | None = None) -> list[dict]:
     """Queue pre-cuts of the results the lookup route just returned (in the order shown).
 
     `available` are the results whose clip exists. Returns the requests queued.
@@ -75,7 +75,7 @@ def queue_precuts(service, shown: list[ClipSpec], available: Iterable[ClipSpec],
         existing = {ClipKey(s.episode_id, s.chunk_index, s.duration_seconds) for s in available}
         items = [{"episode_id": s.episode_id, "chunk_index": s.chunk_index,
                   "duration_seconds": s.duration_seconds} for s in shown]
-        return _queue(service, ledger, fast_path.clips_to_queue(items, existing, spare_hours), now,
+        return _queue(service, ledger, policy.clips_to_queue(items, existing, spare_hours), now,
                       claimed_by)
     except Exception as err:  # noqa: BLE001 - see the module docstring
         log.warning("could not queue pre-cuts: %s: %s", type(err).__name__, err)
@@ -84,13 +84,13 @@ def queue_precuts(service, shown: list[ClipSpec], available: Iterable[ClipSpec],
 
 def queue_precut_after_play(service, played: ClipSpec, now: datetime | None = None,
                             budget: PrecutBudget | None = None,
-                            fast_path: FastPath = FastPath(),
+                            policy: SidecarPrecut = SidecarPrecut(),
                             claimed_by: str | None = None) -> list[dict]:
     """With budget to spare, queue the chunk after one just played, if it exists and is not cut."""
     now = now or datetime.now(timezone.utc)
     try:
         ledger = PrecutLedger(service.db, budget or PrecutBudget.from_env())
-        if not fast_path.wants_next_chunk(ledger.spare_hours(now)):
+        if not policy.wants_next_chunk(ledger.spare_hours(now)):
             return []
         after = ClipSpec(played.episode_id, played.chunk_index + 1, played.duration_seconds)
         chunk = service.catalogue.chunks.find_one(
@@ -119,8 +119,8 @@ def _queue(service, ledger: PrecutLedger, keys: list[ClipKey], now: datetime,
     store.ensure_indexes()
     for key in store.active_keys(list(specs)):  # already on their way
         specs.pop(key)
-    granted = ledger.reserve(list(specs.values()), "fast_path", now)
-    docs = [predicted_request(spec, now, claimed_by) for spec in granted]
+    granted = ledger.reserve(list(specs.values()), "sidecar", now)
+    docs = [precut_request(spec, now, claimed_by) for spec in granted]
     if docs:
         store.collection.insert_many(docs, ordered=False)
     return docs
@@ -147,7 +147,7 @@ def cut_claimed(service, request_ids: list) -> dict[str, int]:
     for doc in docs:
         try:
             clip = service.ensure_clip(doc["episode_id"], doc["chunk_index"],
-                                       doc["duration_seconds"], requested_by=PREDICTED)
+                                       doc["duration_seconds"], requested_by=PRECUT_SOURCE)
             store.settle_done(doc["partition_key"], clip)
             counts["cut"] += 1
         except Exception as err:  # noqa: BLE001 - see the module docstring

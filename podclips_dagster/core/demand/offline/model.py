@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from podclips_dagster.core.demand.features import FeatureConfig, candidate_chunks, chunk_features
+from podclips_dagster.core.demand.offline.features import FeatureConfig, candidate_chunks, chunk_features
 
 MODEL_FAMILY = "demand-logreg-v1"
 

@@ -1,11 +1,11 @@
-"""Replay a request log against a pre-generation strategy, and the log's file formats.
+"""Replay a request log against a pre-cut strategy, and the log's file formats.
 
 The replay walks the log in time order. At every hour boundary the
 strategy's `plan` sees only the events before that moment and cuts within
-the budget; if it has a fast path, each impression may queue a cut at once.
+the budget; if it has a sidecar pre-cut, each impression may queue a cut at once.
 A play is a hit when its clip (episode, chunk, duration) is ready: cut
-earlier by pre-generation, or by an earlier play (a miss cuts the clip, and
-that cut is not pre-generation, so it does not use the budget).
+earlier by a pre-cut, or by an earlier play (a miss cuts the clip, and
+that cut is not a pre-cut, so it does not use the budget).
 
 The budget is `budget_fraction` of all catalogue chunks for the measured
 window, paced evenly over it (an hour's worth is available at the start).
@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from podclips_dagster.core.demand.scoring import ClipKey
-from podclips_dagster.core.demand.strategies import Strategy
+from podclips_dagster.core.demand.online.keys import ClipKey
+from podclips_dagster.core.demand.offline.strategies import Strategy
 
 HOUR = 3600.0
 
@@ -107,7 +107,7 @@ class ReplayResult:
     hits: int
     first_play_hits: int
     precut: int  # clips cut ahead of demand (the budgeted ones)
-    precut_fast_path: int
+    precut_by_sidecar: int
     precut_played: int  # pre-cut clips that someone played later
     cut_on_miss: int
     missed_unseen: int  # first plays missed whose clip was never shown before
@@ -158,11 +158,11 @@ class PreparedLog:
 
 
 def replay(prepared: PreparedLog, strategy: Strategy, eval_start=None, budget_fraction: float = 0.05,
-           lookback_hours: float = 72.0, fast_path_latency_s: float = 1.0,
+           lookback_hours: float = 72.0, sidecar_precut_latency_s: float = 1.0,
            schedule_latency_s: float = 300.0) -> ReplayResult:
     """Replay `prepared` from `eval_start` (default: its first event) to its end.
 
-    A pre-cut becomes playable `fast_path_latency_s` after the impression that
+    A pre-cut becomes playable `sidecar_precut_latency_s` after the impression that
     queued it, or `schedule_latency_s` after the hour boundary that planned it;
     a play before then is a miss.
     """
@@ -171,7 +171,7 @@ def replay(prepared: PreparedLog, strategy: Strategy, eval_start=None, budget_fr
     end = t[-1]
     span = max(end - start, HOUR)
     budget = int(budget_fraction * prepared.total_chunks)
-    fast = strategy.fast_path
+    fast = strategy.sidecar_precut
 
     def allowance(now: float) -> float:
         return min(budget, budget * (now - start + HOUR) / span)
@@ -181,7 +181,7 @@ def replay(prepared: PreparedLog, strategy: Strategy, eval_start=None, budget_fr
     ready: dict = {}
     precut: set = set()
     r = dict.fromkeys(("plays", "first_plays", "hits", "first_play_hits", "precut",
-                       "precut_fast_path", "precut_played", "cut_on_miss",
+                       "precut_by_sidecar", "precut_played", "cut_on_miss",
                        "missed_unseen", "missed_late"), 0)
     i = int(np.searchsorted(t, start))
     for j in np.flatnonzero(prepared.is_play[:i]):
@@ -203,10 +203,10 @@ def replay(prepared: PreparedLog, strategy: Strategy, eval_start=None, budget_fr
             if not prepared.is_play[j]:
                 spare = allowance(t[j]) - r["precut"]
                 if fast and spare > 0 and key not in ready and fast.wants(prepared.rank[j], spare / hourly):
-                    ready[key] = t[j] + fast_path_latency_s
+                    ready[key] = t[j] + sidecar_precut_latency_s
                     precut.add(key)
                     r["precut"] += 1
-                    r["precut_fast_path"] += 1
+                    r["precut_by_sidecar"] += 1
                 continue
             at = ready.get(key)
             hit = at is not None and bool(at <= t[j])
@@ -230,10 +230,10 @@ def replay(prepared: PreparedLog, strategy: Strategy, eval_start=None, budget_fr
                 after = ClipKey(key.episode_id, key.chunk_index + 1, key.duration_seconds)
                 if spare > 0 and fast.wants_next_chunk(spare / hourly) and after not in ready \
                         and after.chunk_index < prepared.chunks.get(key.episode_id, 0):
-                    ready[after] = t[j] + fast_path_latency_s
+                    ready[after] = t[j] + sidecar_precut_latency_s
                     precut.add(after)
                     r["precut"] += 1
-                    r["precut_fast_path"] += 1
+                    r["precut_by_sidecar"] += 1
         i = stop
         boundary += HOUR
     return ReplayResult(strategy.name, budget=budget, total_chunks=prepared.total_chunks, **r)

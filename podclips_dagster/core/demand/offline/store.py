@@ -17,10 +17,11 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 from bson import ObjectId
-from pymongo import DESCENDING
+from pymongo import ASCENDING, DESCENDING
 
-from podclips_dagster.core.demand.model import DemandModel
-from podclips_dagster.core.demand.scoring import ClipKey
+from podclips_dagster.core.demand.offline.model import DemandModel
+from podclips_dagster.core.demand.online.events import EVENT_COLUMNS, as_utc
+from podclips_dagster.core.demand.online.keys import ClipKey
 from podclips_dagster.core.requests import ACTIVE, COLLECTION as REQUESTS_COLLECTION
 from podclips_dagster.core.service import AUDIO_CLIPS_COLLECTION
 
@@ -94,6 +95,26 @@ def with_aliases(events: pd.DataFrame, aliases: dict[str, str]) -> pd.DataFrame:
     if not aliases:
         return events
     return events.assign(episode_id=events["episode_id"].replace(aliases))
+
+
+# -- events -------------------------------------------------------------------
+
+def load_events(collection, since: datetime, until: datetime | None = None) -> pd.DataFrame:
+    """Events with since <= ts < until, oldest first, as EVENT_COLUMNS (ts in UTC).
+
+    `rank` is NaN for plays and requests.
+    """
+    query: dict = {"ts": {"$gte": as_utc(since)}}
+    if until is not None:
+        query["ts"]["$lt"] = as_utc(until)
+    projection = {"_id": 0, **{c: 1 for c in EVENT_COLUMNS}}
+    docs = list(collection.find(query, projection).sort("ts", ASCENDING))
+    frame = pd.DataFrame(docs, columns=EVENT_COLUMNS)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    frame["rank"] = frame["rank"].astype(float)
+    frame["chunk_index"] = frame["chunk_index"].astype("int64")
+    frame["duration_seconds"] = frame["duration_seconds"].fillna(30).astype("int64")
+    return frame
 
 
 # -- models -------------------------------------------------------------------

@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 from pymongo import ASCENDING, IndexModel
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 COLLECTION = "clip_demand_events"
 EVENT_TYPES = ("impression", "play", "request")
@@ -30,7 +27,7 @@ EVENT_COLUMNS = ["ts", "type", "episode_id", "chunk_index", "rank", "duration_se
 TTL_INDEX = "ts_ttl"
 
 
-def _utc(ts: datetime | None) -> datetime:
+def as_utc(ts: datetime | None) -> datetime:
     if ts is None:
         return datetime.now(timezone.utc)
     return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
@@ -79,7 +76,7 @@ class DemandEventWriter:
         unless an item carries its own `rank`."""
         if source not in SOURCES:
             raise ValueError(f"unknown demand source {source!r}; expected one of {SOURCES}")
-        when = _utc(ts)
+        when = as_utc(ts)
         self._add({"ts": when, "type": "impression", "episode_id": item["episode_id"],
                    "chunk_index": int(item["chunk_index"]), "rank": int(item.get("rank", pos)),
                    "duration_seconds": int(item.get("duration_seconds", duration_seconds)),
@@ -93,7 +90,7 @@ class DemandEventWriter:
             raise ValueError(f"record_play records plays and requests, not {type!r}")
         if source not in SOURCES:
             raise ValueError(f"unknown demand source {source!r}; expected one of {SOURCES}")
-        self._add([{"ts": _utc(ts), "type": type, "episode_id": episode_id,
+        self._add([{"ts": as_utc(ts), "type": type, "episode_id": episode_id,
                     "chunk_index": int(chunk_index), "duration_seconds": int(duration_seconds),
                     "source": source}])
 
@@ -110,22 +107,3 @@ class DemandEventWriter:
         result = self.collection.insert_many(docs, ordered=False)
         return len(result.inserted_ids)
 
-
-def load_events(collection, since: datetime, until: datetime | None = None) -> "pd.DataFrame":
-    import pandas as pd  # here, not at import: the sidecar writes events without pandas
-
-    """Events with since <= ts < until, oldest first, as EVENT_COLUMNS (ts in UTC).
-
-    `rank` is NaN for plays and requests.
-    """
-    query: dict = {"ts": {"$gte": _utc(since)}}
-    if until is not None:
-        query["ts"]["$lt"] = _utc(until)
-    projection = {"_id": 0, **{c: 1 for c in EVENT_COLUMNS}}
-    docs = list(collection.find(query, projection).sort("ts", ASCENDING))
-    frame = pd.DataFrame(docs, columns=EVENT_COLUMNS)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-    frame["rank"] = frame["rank"].astype(float)
-    frame["chunk_index"] = frame["chunk_index"].astype("int64")
-    frame["duration_seconds"] = frame["duration_seconds"].fillna(30).astype("int64")
-    return frame

@@ -1,4 +1,4 @@
-"""The fast path of DESIGN.md: pre-cut what the lookup route just showed.
+"""The sidecar pre-cut: pre-cut what the lookup route just showed.
 
 No pandas here: the sidecar (and its Lambda package) imports it.
 """
@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from podclips_dagster.core.demand.keys import ClipKey
+from podclips_dagster.core.demand.online.keys import ClipKey
 
 
 @dataclass(frozen=True)
-class FastPath:
+class SidecarPrecut:
     """The lookup route queues a low-priority cut of the top results it shows.
 
     Results at rank <= `max_rank` are queued whenever the budget has a clip

@@ -1,5 +1,5 @@
-"""Pre-generation strategies: what to cut each hour, and what the lookup route
-queues the moment it shows results (the fast path of DESIGN.md).
+"""Pre-cut strategies: what to cut each hour, and what the lookup route
+queues the moment it shows results (the sidecar pre-cut).
 
 A strategy's `plan` is what the hourly `pregenerate_high_demand_clips`
 schedule runs: events of the last few days + catalogue + the clips that
@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from podclips_dagster.core.demand.fast_path import FastPath
-from podclips_dagster.core.demand.features import FeatureConfig, candidate_chunks, chunk_features
-from podclips_dagster.core.demand.model import DemandModel
-from podclips_dagster.core.demand.scoring import (
+from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
+from podclips_dagster.core.demand.offline.features import FeatureConfig, candidate_chunks, chunk_features
+from podclips_dagster.core.demand.offline.model import DemandModel
+from podclips_dagster.core.demand.offline.scoring import (
     ClipKey,
     decay_score,
     recent_score,
-    select_clips_to_pregenerate,
+    select_clips_to_precut,
 )
 
 
@@ -32,7 +32,7 @@ class Strategy:
     """No prediction: clips are cut only when someone plays them."""
 
     name: str = "none"
-    fast_path: FastPath | None = None
+    sidecar_precut: SidecarPrecut | None = None
     min_score: float = 0.0  # the hourly run leaves the budget unspent below this score
     feature_config: FeatureConfig = field(default_factory=FeatureConfig)
 
@@ -50,7 +50,7 @@ class Strategy:
              budget: int) -> list[ClipKey]:
         if budget <= 0 or type(self).score is Strategy.score:
             return []
-        return select_clips_to_pregenerate(self.score_chunks(events, catalogue, now), existing, budget,
+        return select_clips_to_precut(self.score_chunks(events, catalogue, now), existing, budget,
                                            min_score=self.min_score)
 
 
@@ -81,7 +81,7 @@ class LearnedModel(Strategy):
 
     name: str = "model"
     model: DemandModel | None = None
-    # P(first play within 24 h) below 10 % is left to the fast path's spare budget
+    # P(first play within 24 h) below 10 % is left to the sidecar pre-cut's spare budget
     # (chosen on the training world, seed 1001, not on the evaluation seed)
     min_score: float = 0.1
 

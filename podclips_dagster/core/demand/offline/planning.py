@@ -3,7 +3,7 @@
 - `train_from_history`: the daily model, from the last two weeks of events;
 - `score_clip_demand`: the hourly scores of every candidate chunk, stored for
   the schedule (`clip_demand_scores`) with per-podcast demand;
-- `plan_pregeneration`: the schedule's clips, best stored scores first, minus
+- `plan_precuts`: the schedule's clips, best stored scores first, minus
   clips that exist or are requested, within the shared budget;
 - `find_new_episodes` / `plan_new_episode_clips`: the opening clips of newly
   published episodes that the model expects to be played, within budget.
@@ -17,18 +17,19 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from podclips_dagster.core.demand.budget import PrecutBudget, PrecutLedger
-from podclips_dagster.core.demand.events import COLLECTION as EVENTS, EVENT_COLUMNS, load_events
-from podclips_dagster.core.demand.features import chunk_features
-from podclips_dagster.core.demand.model import DemandModel, train_demand_model
-from podclips_dagster.core.demand.scoring import ClipKey, select_clips_to_pregenerate
-from podclips_dagster.core.demand.store import (
+from podclips_dagster.core.demand.online.budget import PrecutBudget, PrecutLedger
+from podclips_dagster.core.demand.online.events import COLLECTION as EVENTS, EVENT_COLUMNS
+from podclips_dagster.core.demand.offline.features import chunk_features
+from podclips_dagster.core.demand.offline.model import DemandModel, train_demand_model
+from podclips_dagster.core.demand.offline.scoring import ClipKey, select_clips_to_precut
+from podclips_dagster.core.demand.offline.store import (
     CATALOGUE_COLUMNS, PODCAST_COLUMNS, batches, chunk_counts, clips_not_to_cut, latest_model,
-    load_catalogue, load_scores, podcast_demand, save_scores, with_aliases,
+    load_catalogue, load_events, load_scores, podcast_demand, save_scores, with_aliases,
 )
-from podclips_dagster.core.demand.strategies import (
-    DecayScore, FastPath, LearnedModel, RecentEpisodes, Strategy,
+from podclips_dagster.core.demand.offline.strategies import (
+    DecayScore, LearnedModel, RecentEpisodes, Strategy,
 )
+from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
 
 LOOKBACK = timedelta(hours=72)  # what the features look at (their longest half-life is 72 h)
 TRAINING_DAYS = 14
@@ -49,8 +50,8 @@ def choose_strategy(model: DemandModel | None) -> Strategy:
 
 
 def hold_back(budget: PrecutBudget) -> float:
-    """What the schedule and the sensor leave each hour for the fast path (as in the replay)."""
-    return FastPath().budget_share * budget.hourly
+    """What the schedule and the sensor leave each hour for the sidecar pre-cut (as in the replay)."""
+    return SidecarPrecut().budget_share * budget.hourly
 
 
 def train_from_history(service, now: datetime, days: int = TRAINING_DAYS) -> DemandModel:
@@ -103,7 +104,7 @@ class PrecutPlan:
     budget: dict = field(default_factory=dict)
 
 
-def plan_pregeneration(db, now: datetime, budget: PrecutBudget, tick_key: str) -> PrecutPlan:
+def plan_precuts(db, now: datetime, budget: PrecutBudget, tick_key: str) -> PrecutPlan:
     """The schedule's clips for the tick `tick_key` (a re-evaluated tick gets its grant back)."""
     ledger = PrecutLedger(db, budget)
     ledger.ensure_indexes()
@@ -140,7 +141,7 @@ def best_clips_not_cut(db, scores: pd.DataFrame, spare: int) -> tuple[list[ClipK
     for batch in batches(episodes):
         end += len(batch)
         skip |= clips_not_to_cut(db, batch)
-        chosen = select_clips_to_pregenerate(scores[scores["episode_id"].isin(episodes[:end])],
+        chosen = select_clips_to_precut(scores[scores["episode_id"].isin(episodes[:end])],
                                              skip, spare)
         if end >= len(episodes):
             break
@@ -221,7 +222,7 @@ def plan_new_episode_clips(db, episodes: pd.DataFrame, now: datetime, budget: Pr
     scored = features.assign(score=strategy.score(features))
     spare = min(budget.per_run, ledger.spare(now, hold_back(budget)))
     skip = clips_not_to_cut(db, episodes["episode_id"])
-    chosen = select_clips_to_pregenerate(scored, skip, spare, min_score=strategy.min_score)
+    chosen = select_clips_to_precut(scored, skip, spare, min_score=strategy.min_score)
     for guid in dict.fromkeys(c.episode_id for c in chosen):  # best episode first
         granted += ledger.reserve([c for c in chosen if c.episode_id == guid], "new_episode", now,
                                   key=f"new-episode:{guid}", hold_back=hold_back(budget))

@@ -93,6 +93,10 @@ def _episode_id(rng: np.random.Generator, n: int) -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
 
 
+def _podcast_names(cfg: SyntheticConfig) -> list[str]:
+    return [f"podcast-{p:03d}" for p in range(cfg.n_podcasts)]
+
+
 def _catalogue(cfg: SyntheticConfig, rng: np.random.Generator) -> pd.DataFrame:
     t0 = -cfg.back_catalogue_days * DAY
     t1 = (cfg.warmup_days + cfg.days) * DAY
@@ -107,9 +111,10 @@ def _catalogue(cfg: SyntheticConfig, rng: np.random.Generator) -> pd.DataFrame:
             rows.append((p, day * DAY + rng.uniform(5, 11) * 3600, round(minutes * 60, 1)))
     rows.sort(key=lambda r: r[1])
     start = pd.Timestamp(cfg.start)
+    names = _podcast_names(cfg)
     return pd.DataFrame({
         "episode_id": [_episode_id(rng, i) for i in range(len(rows))],
-        "podcast": [f"podcast-{p:03d}" for p, _, _ in rows],
+        "podcast": [names[p] for p, _, _ in rows],
         "published_at": [start + pd.Timedelta(seconds=round(t)) for _, t, _ in rows],
         "chunks": [int(math.ceil(d / 30.0)) for _, _, d in rows],
         "duration_s": [d for _, _, d in rows],
@@ -128,12 +133,22 @@ def _search_times(cfg: SyntheticConfig, rng: np.random.Generator) -> np.ndarray:
     return cand[rng.random(len(cand)) < rate / peak]
 
 
-def _episode_interest(cfg: SyntheticConfig, rng: np.random.Generator, cat: pd.DataFrame,
+class _Podcasts:
+    """Each episode's podcast as a code, and the podcasts' Zipf popularity (`names` in
+    order of popularity, including podcasts without an episode yet)."""
+
+    def __init__(self, names: list[str], cat: pd.DataFrame, zipf: float):
+        code = {name: n for n, name in enumerate(names)}
+        self.codes = cat["podcast"].map(code).to_numpy()
+        self.popularity = _zipf_weights(len(names), zipf)
+
+
+def _episode_interest(cfg: SyntheticConfig, rng: np.random.Generator, podcasts: _Podcasts,
                       pub_s: np.ndarray) -> np.ndarray:
     """How likely a query is to match each episode: its podcast's popularity, its own
     (Zipf within the podcast, in a random order) and its age when the log starts."""
-    pod_codes = cat["podcast"].str[-3:].astype(int).to_numpy()
-    weight = _zipf_weights(cfg.n_podcasts, cfg.podcast_zipf)[pod_codes] ** 0.7
+    pod_codes = podcasts.codes
+    weight = podcasts.popularity[pod_codes] ** 0.7
     for code in np.unique(pod_codes):
         mine = np.flatnonzero(pod_codes == code)
         weight[mine] *= rng.permutation(_zipf_weights(len(mine), cfg.episode_zipf)) * len(mine)
@@ -193,17 +208,18 @@ def _search_events(cfg, rng, cat, pub_s, interest):
     return impressions, plays
 
 
-def _browse_plays(cfg, rng, cat, pub_s, interest, n):
+def _browse_plays(cfg, rng, cat, podcasts, pub_s, interest, n):
     """Plays from an episode page, mostly the opening: most go to the newest episodes of
     popular podcasts, the rest to the back catalogue as its interest says."""
     span = (cfg.warmup_days + cfg.days) * DAY
-    pod_codes = cat["podcast"].str[-3:].astype(int).to_numpy()
-    pod_w = _zipf_weights(cfg.n_podcasts, cfg.podcast_zipf)[pod_codes]
+    pod_w = podcasts.popularity[podcasts.codes]
     chunks = cat["chunks"].to_numpy()
     out = []
     for t, d in zip(np.sort(rng.uniform(0, span, n)), _durations(cfg, rng, n)):
         age = (t - pub_s) / DAY
         live = age >= 0
+        if not live.any():  # before the first episode (the dev stack's demo catalogue is young)
+            continue
         new = np.where(live, pod_w * np.exp(-np.maximum(age, 0) / 5.0), 0.0)
         old = np.where(live, interest, 0.0)
         w = (1 - cfg.browse_back_catalogue_share) * new / new.sum() + cfg.browse_back_catalogue_share * old / old.sum()
@@ -226,11 +242,22 @@ def _with_continuations(cfg, rng, plays, chunks):
 def generate_world(cfg: SyntheticConfig = SyntheticConfig()) -> SyntheticWorld:
     rng = np.random.default_rng(cfg.seed)
     cat = _catalogue(cfg, rng)
+    return SyntheticWorld(cfg, cat, generate_log(cfg, cat, rng, _podcast_names(cfg)))
+
+
+def generate_log(cfg: SyntheticConfig, cat: pd.DataFrame, rng: np.random.Generator | None = None,
+                 podcasts: list[str] | None = None) -> pd.DataFrame:
+    """The search/play log of `cfg`'s window over any catalogue (a generated one, or the
+    demo episodes of the dev stack), in the replay log format. `podcasts`: most popular
+    first (default: the catalogue's, in name order)."""
+    rng = np.random.default_rng(cfg.seed) if rng is None else rng
     start = pd.Timestamp(cfg.start)
-    pub_s = ((cat["published_at"] - start).dt.total_seconds()).to_numpy()
-    interest = _episode_interest(cfg, rng, cat, pub_s)
+    pub_s = ((pd.to_datetime(cat["published_at"], utc=True) - start).dt.total_seconds()).to_numpy()
+    podcasts = _Podcasts(podcasts or sorted(set(cat["podcast"])), cat, cfg.podcast_zipf)
+    interest = _episode_interest(cfg, rng, podcasts, pub_s)
     impressions, plays = _search_events(cfg, rng, cat, pub_s, interest)
-    plays += _browse_plays(cfg, rng, cat, pub_s, interest, rng.poisson(cfg.browse_plays_per_search_play * len(plays)))
+    plays += _browse_plays(cfg, rng, cat, podcasts, pub_s, interest,
+                           rng.poisson(cfg.browse_plays_per_search_play * len(plays)))
     plays = _with_continuations(cfg, rng, plays, cat["chunks"].to_numpy())
     plays.sort(key=lambda p: p[0])
     n_share = rng.poisson(cfg.share_plays_per_search_play * len(plays))
@@ -262,4 +289,4 @@ def generate_world(cfg: SyntheticConfig = SyntheticConfig()) -> SyntheticWorld:
         "rank": frame["rank"].to_numpy(),
         "duration": frame["duration"].to_numpy(),
     })
-    return SyntheticWorld(cfg, cat, log)
+    return log

@@ -4,7 +4,7 @@ Two transparent scores live here (the learned one is in model.py):
 - `decay_score`: time-decayed, rank-weighted impressions plus plays nearby;
 - `recent_score`: the opening chunks of new episodes of popular podcasts.
 
-`select_clips_to_pregenerate` turns any chunk score into clips: each chunk
+`select_clips_to_precut` turns any chunk score into clips: each chunk
 is expanded into its 15/30/60 s variants in proportion to the durations its
 events asked for, clips that exist are skipped, and the best `budget` clips
 are returned.
@@ -17,8 +17,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from podclips_dagster.core.demand.features import DURATIONS
-from podclips_dagster.core.demand.keys import ClipKey
+from podclips_dagster.core.demand.offline.features import DURATIONS
+from podclips_dagster.core.demand.online.keys import ClipKey
 
 
 
@@ -60,7 +60,7 @@ def _variants(frame: pd.DataFrame, min_share: float) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def select_clips_to_pregenerate(scores: pd.DataFrame, existing: Iterable, budget: int,
+def select_clips_to_precut(scores: pd.DataFrame, existing: Iterable, budget: int,
                                 min_score: float = 0.0, min_share: float = 0.15) -> list[ClipKey]:
     """The best-scored clips that do not exist yet, at most `budget` of them.
 

@@ -1,4 +1,4 @@
-"""How the demand code names a clip (no pandas: the sidecar's fast path imports it)."""
+"""How the demand code names a clip (no pandas: the sidecar's pre-cut imports it)."""
 
 from __future__ import annotations
 

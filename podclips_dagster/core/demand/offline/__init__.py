@@ -1,0 +1,1 @@
+"""Demand code Dagster runs: features, the learned model, scores and plans (pandas)."""

@@ -1,0 +1,1 @@
+"""Replaying request logs against pre-cut strategies: tests and benchmarks only, never shipped."""

@@ -1,0 +1,44 @@
+"""The layout's promises, checked on the tree itself: what each part may import and read."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "podclips_dagster"
+
+
+def _load_packager():
+    spec = importlib.util.spec_from_file_location("package_lambda",
+                                                  REPO / "deploy" / "package_lambda.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_sidecar_imports_no_pandas_and_no_offline_demand_code(tmp_path):
+    probe = ("import sys, podclips_dagster.sidecar.lambda_handler\n"
+             "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'pandas'\n"
+             "                or m.startswith(('podclips_dagster.core.demand.offline',\n"
+             "                                 'podclips_dagster.devstack', 'simulation')))\n"
+             "print(loaded)\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "PODCLIPS_HOME": str(tmp_path),
+           "MONGODB_URI": "mongodb://127.0.0.1:9/?directConnection=true",
+           "PODCLIPS_STORAGE": "s3", "AWS_REGION": "us-east-1"}
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_lambda_package_leaves_out_offline_demand_code_and_simulation(tmp_path):
+    copied = _load_packager().copy_package(tmp_path)
+    shipped = {p.relative_to(copied).as_posix() for p in copied.rglob("*.py")}
+    assert "sidecar/lambda_handler.py" in shipped
+    assert "core/demand/online/precut.py" in shipped
+    assert not [p for p in shipped if p.startswith(("core/demand/offline/", "devstack/", "defs/",
+                                                    "cli/"))]
+    assert not (copied.parent / "simulation").exists()
