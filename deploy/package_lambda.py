@@ -36,7 +36,6 @@ EXCLUDED = {
     "dagster": "orchestration runs elsewhere",
     "dagster-aws": "orchestration runs elsewhere",
     "dagster-webserver": "orchestration runs elsewhere",
-    "secantusdb": "the embedded MongoDB server is for local stacks",
     "uvicorn": "the local server; Lambda calls the app through Mangum",
     "imageio-ffmpeg": "the FFmpeg layer provides the binary",
     "pandas": "demand scoring runs in Dagster; the sidecar's pre-cuts need no pandas",

@@ -24,3 +24,14 @@ def test_bad_values_are_named(env, says):
     with pytest.raises(ValueError) as err:
         Settings.from_env(env)
     assert str(err.value) == says
+
+
+def test_library_code_without_mongodb_uri_names_the_missing_setting(tmp_path):
+    from podclips_dagster.core.errors import MissingConfiguration
+    from podclips_dagster.core.service import ClipService
+
+    with pytest.raises(MissingConfiguration) as err:
+        ClipService.from_settings(Settings.from_env({"PODCLIPS_HOME": str(tmp_path)}))
+    assert err.value.code == "not_configured" and "MONGODB_URI is not set" in err.value.message
+    assert not any(tmp_path.iterdir())  # no embedded server was started behind our back
+

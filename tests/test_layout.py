@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +45,39 @@ def test_the_lambda_package_leaves_out_offline_demand_code_and_simulation(tmp_pa
     assert not [p for p in shipped if p.startswith(("core/demand/offline/", "devstack/", "defs/",
                                                     "cli/"))]
     assert not (copied.parent / "simulation").exists()
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, at the top or inside a function."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_core_imports_no_door_no_dev_stack_and_no_framework():
+    forbidden = ("dagster", "fastapi", "starlette", "mangum", "uvicorn", "secantus",
+                 "podclips_dagster.devstack", "podclips_dagster.defs",
+                 "podclips_dagster.sidecar", "podclips_dagster.cli")
+    found = {f"{path.relative_to(REPO)}: {name}"
+             for path in (PACKAGE / "core").rglob("*.py") for name in _imports(path)
+             if name in forbidden or name.startswith(tuple(f"{f}." for f in forbidden))}
+    assert not found
+
+
+def test_the_cli_starts_the_embedded_server_itself(tmp_path):
+    from podclips_dagster.devstack.mongo_server import stop_embedded_mongo
+
+    env = {"PATH": os.environ["PATH"], "PODCLIPS_HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
+    try:
+        listed = subprocess.run([sys.executable, "-m", "podclips_dagster.cli", "api-key", "list"],
+                                capture_output=True, text=True, env=env, cwd=tmp_path,
+                                timeout=120)
+    finally:
+        stop_embedded_mongo(tmp_path)
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert json.loads(listed.stdout) == {"keys": []}
+    assert (tmp_path / "mongodb").is_dir()

@@ -39,10 +39,10 @@ def register(commands) -> None:
 
 
 def _db():
-    from podclips_dagster.config import Settings
+    from podclips_dagster.cli.settings import cli_settings
     from podclips_dagster.core.stores.mongo import database_for
 
-    return database_for(Settings.from_env())
+    return database_for(cli_settings())
 
 
 def _keys():
@@ -55,10 +55,11 @@ def run_api(args) -> int:
     import uvicorn
 
     from podclips_dagster.cli import say
+    from podclips_dagster.cli.settings import cli_settings
     from podclips_dagster.sidecar.app import create_app
 
     say(f"podclips API on http://{args.host}:{args.port} (OpenAPI at /docs)")
-    uvicorn.run(create_app(), host=args.host, port=args.port, proxy_headers=False,
+    uvicorn.run(create_app(cli_settings()), host=args.host, port=args.port, proxy_headers=False,
                 log_level="warning", lifespan="off")
     return 0
 

@@ -24,10 +24,10 @@ def register(commands) -> None:
 
 def run_clip(args) -> int:
     from podclips_dagster.cli import emit
-    from podclips_dagster.config import Settings
+    from podclips_dagster.cli.settings import cli_settings
     from podclips_dagster.core.service import ClipService
 
-    service = ClipService.from_settings(Settings.from_env())
+    service = ClipService.from_settings(cli_settings())
     result = service.ensure_clip(args.episode_id, args.chunk_index, args.duration,
                                  force=args.force, requested_by="cli")
     emit(result.to_dict())

@@ -30,10 +30,10 @@ def register(commands) -> None:
 
 def run_seed_demo(args) -> int:
     from podclips_dagster.cli import emit
-    from podclips_dagster.config import Settings
+    from podclips_dagster.cli.settings import cli_settings
     from podclips_dagster.devstack.demo import seed_and_register
 
-    emit(seed_and_register(Settings.from_env(), args.episodes))
+    emit(seed_and_register(cli_settings(), args.episodes))
     return 0
 
 

@@ -43,10 +43,10 @@ def register(commands) -> None:
 
 
 def _service():
-    from podclips_dagster.config import Settings
+    from podclips_dagster.cli.settings import cli_settings
     from podclips_dagster.core.service import ClipService
 
-    return ClipService.from_settings(Settings.from_env())
+    return ClipService.from_settings(cli_settings())
 
 
 def run_video(args) -> int:

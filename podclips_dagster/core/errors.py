@@ -66,3 +66,10 @@ class DependencyUnavailable(PodclipsError):
 
     kind = "unavailable"
     code = "dependency_unavailable"
+
+
+class MissingConfiguration(PodclipsError):
+    """A setting the library needs is not set (e.g. MONGODB_URI outside the CLI)."""
+
+    kind = "unavailable"
+    code = "not_configured"

@@ -1,4 +1,9 @@
-"""One MongoDB client per process, and pymongo errors as core errors."""
+"""One MongoDB client per process, and pymongo errors as core errors.
+
+Library code never starts a server: without MONGODB_URI it raises
+MissingConfiguration. The CLI and `podclips dev` start the embedded one
+(devstack) and pass its URI in the settings.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import threading
 import pymongo
 from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
-from podclips_dagster.core.errors import DependencyUnavailable
+from podclips_dagster.core.errors import DependencyUnavailable, MissingConfiguration
 
 _clients: dict[str, pymongo.MongoClient] = {}
 _lock = threading.Lock()
@@ -35,16 +40,12 @@ def ensure_index_once(collection, keys: list, name: str) -> None:
         _indexes.add((collection.full_name, name))
 
 
-def resolve_mongo_uri(settings) -> str:
-    if settings.mongodb_uri:
-        return settings.mongodb_uri
-    from podclips_dagster.devstack.mongo_server import embedded_mongo_uri
-
-    return embedded_mongo_uri(settings.home)
-
-
 def database_for(settings):
-    return mongo_client(resolve_mongo_uri(settings))[settings.mongodb_db]
+    if not settings.mongodb_uri:
+        raise MissingConfiguration(
+            "MONGODB_URI is not set: point it at a MongoDB server (only the `podclips` CLI "
+            "and `podclips dev` start the embedded one under PODCLIPS_HOME)")
+    return mongo_client(settings.mongodb_uri)[settings.mongodb_db]
 
 
 @contextlib.contextmanager
