@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
+from podclips_dagster.core.demand.online.budget import PrecutBudget
+
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
@@ -18,13 +20,41 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def _precut_budget(env: Mapping[str, str]) -> PrecutBudget:
+    default = PrecutBudget()
+    return PrecutBudget(
+        per_run=int(_float(env, "PRECUT_MAX_CLIPS_PER_RUN", default.per_run)),
+        per_day=int(_float(env, "PRECUT_MAX_CLIPS_PER_DAY", default.per_day)),
+        max_usd_per_day=_float(env, "PRECUT_MAX_COST_PER_DAY_USD", default.max_usd_per_day),
+        usd_per_clip=_float(env, "PRECUT_COST_PER_CLIP_USD", default.usd_per_clip),
+    )
+
+
+def env_is_set(name: str, env: Mapping[str, str] | None = None) -> bool:
+    """Whether `name` is set (non-empty): the Dagster resource names it as an EnvVar then."""
+    return bool((os.environ if env is None else env).get(name))
+
+
 PRECUT_MODES = ("direct", "invoke", "queue")
 
 
 @dataclass(frozen=True)
 class Settings:
     home: Path
-    mongodb_uri: str | None  # None: the embedded server under `home`
+    mongodb_uri: str | None  # None: library code raises; the CLI starts the embedded server
     mongodb_db: str
     episodes_collection: str
     chunks_collection: str
@@ -42,11 +72,12 @@ class Settings:
     clip_retention_days: int
     precut_mode: str  # how the sidecar pre-cut cuts: "direct", "invoke" or "queue"
     lambda_function_name: str | None  # set by the Lambda runtime; "invoke" calls it
-
-    @property
-    def embedded(self) -> bool:
-        """True when running on the embedded stack (no external MongoDB named)."""
-        return self.mongodb_uri is None
+    lambda_endpoint_url: str | None  # a local Lambda endpoint for "invoke" (tests); None: AWS
+    precut_budget: PrecutBudget  # clips cut ahead of demand, shared by every door
+    precut_cron: str  # pregenerate_high_demand_clips
+    clip_demand_cron: str  # ten minutes before the pre-cut tick: it reads fresh scores
+    demand_model_cron: str
+    dagster_home: Path | None  # set: `podclips seed-demo` registers partitions there
 
     @property
     def local_objects_dir(self) -> Path:
@@ -94,4 +125,10 @@ class Settings:
             clip_retention_days=_int(env, "CLIP_RETENTION_DAYS", 30),
             precut_mode=precut_mode,
             lambda_function_name=lambda_function_name,
+            lambda_endpoint_url=env.get("AWS_ENDPOINT_URL_LAMBDA") or None,
+            precut_budget=_precut_budget(env),
+            precut_cron=env.get("PRECUT_CRON") or "0 * * * *",
+            clip_demand_cron=env.get("CLIP_DEMAND_CRON") or "50 * * * *",
+            demand_model_cron=env.get("DEMAND_MODEL_CRON") or "20 4 * * *",
+            dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
         )

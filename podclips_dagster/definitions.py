@@ -22,7 +22,7 @@ from podclips_dagster.defs.requests.jobs import (
 from podclips_dagster.defs.requests.sensors import (
     clip_request_sensor, clip_request_watchdog, outside_clips_sensor,
 )
-from podclips_dagster.defs.resources import ClipServiceResource
+from podclips_dagster.defs.resources import clip_service_resource
 
 defs = dg.Definitions(
     assets=[episode_metadata, transcript_chunks, audio_clips, clip_share_assets, clip_videos,
@@ -33,6 +33,6 @@ defs = dg.Definitions(
              share_assets_follow_clips, new_episode_sensor],
     schedules=[retire_expired_clips_schedule, pregenerate_high_demand_clips, clip_demand_schedule,
                demand_model_schedule],
-    resources={"clip_service": ClipServiceResource()},
+    resources={"clip_service": clip_service_resource()},
     executor=dg.in_process_executor,
 )

@@ -81,3 +81,33 @@ def test_the_cli_starts_the_embedded_server_itself(tmp_path):
     assert listed.returncode == 0, listed.stderr[-2000:]
     assert json.loads(listed.stdout) == {"keys": []}
     assert (tmp_path / "mongodb").is_dir()
+
+
+# Modules that may touch os.environ besides config.py, and why.
+ENVIRON_ALLOWED = {
+    # It starts child processes (uvicorn, dagster dev) with the stack's settings added to
+    # the environment they inherit; it reads no setting from it.
+    "podclips_dagster/devstack/runner.py",
+}
+
+
+def _environ_uses(path: Path) -> list[int]:
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id == "os" and node.attr in ("environ", "getenv", "environb"):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module == "os" \
+                and {a.name for a in node.names} & {"environ", "getenv", "environb"}:
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_config_reads_the_environment():
+    found = {f"{path.relative_to(REPO)}:{line}"
+             for path in PACKAGE.rglob("*.py")
+             if path.relative_to(REPO).as_posix() not in
+             {"podclips_dagster/config.py", *ENVIRON_ALLOWED}
+             for line in _environ_uses(path)}
+    assert not found
+    assert _environ_uses(PACKAGE / "config.py")  # the walk does see a use

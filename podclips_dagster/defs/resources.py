@@ -1,4 +1,9 @@
-"""The clip service as a Dagster resource: configuration in, a service out."""
+"""The clip service as a Dagster resource: configuration in, a service out.
+
+`clip_service_resource()` names each set variable as an `EnvVar` (read when a
+run starts, never shown, so MONGODB_URI's password stays out of the UI) and
+shows the default of each unset one (an EnvVar of an unset variable fails).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,12 @@ from typing import Optional
 import dagster as dg
 from pydantic import PrivateAttr
 
-from podclips_dagster.config import Settings
+from podclips_dagster.config import Settings, env_is_set
 from podclips_dagster.core.service import ClipService
 
 
 class ClipServiceResource(dg.ConfigurableResource):
-    """Every field defaults to the environment (see INTERFACES.md); set one to override it."""
+    """A field left unset falls back to Settings (the environment, then its default)."""
 
     mongodb_uri: Optional[str] = None
     mongodb_db: Optional[str] = None
@@ -36,3 +41,16 @@ class ClipServiceResource(dg.ConfigurableResource):
         if self._service is None:
             self._service = ClipService.from_settings(self.settings())
         return self._service
+
+
+def clip_service_resource() -> ClipServiceResource:
+    defaults = Settings.from_env({})  # no environment: the defaults alone
+    fields = {"mongodb_uri": "MONGODB_URI", "mongodb_db": "MONGODB_DB", "storage": "PODCLIPS_STORAGE",
+              "s3_endpoint_url": "S3_ENDPOINT_URL", "source_bucket": "S3_SOURCE_BUCKET",
+              "clips_bucket": "S3_CLIPS_BUCKET"}
+    # Unset, these two are decided by Settings: no URI at all, and storage follows the URI.
+    decided_later = {"mongodb_uri", "storage"}
+    return ClipServiceResource(**{
+        field: dg.EnvVar(name) if env_is_set(name)
+        else None if field in decided_later else getattr(defaults, field)
+        for field, name in fields.items()})

@@ -6,7 +6,6 @@ Seeding is idempotent: an episode already in the catalogue is left alone.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import tempfile
 from dataclasses import dataclass
@@ -107,7 +106,7 @@ def seed_and_register(settings, count: int | None) -> dict:
     episodes = seed_demo(service, count)
     demand_events = seed_demo_events(service)
     added = 0
-    if os.environ.get("DAGSTER_HOME"):
+    if settings.dagster_home:
         from dagster import DagsterInstance
 
         from podclips_dagster.defs.clips.registration import register_clip_partitions

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from functools import lru_cache
 
 import boto3
@@ -53,7 +52,7 @@ def _dispatch(app, requests: list[dict]) -> None:
         cut_claimed(app.service, ids)
         return
     try:
-        _lambda_client(app.settings.aws_region, os.environ.get("AWS_ENDPOINT_URL_LAMBDA")).invoke(
+        _lambda_client(app.settings.aws_region, app.settings.lambda_endpoint_url).invoke(
             FunctionName=app.settings.lambda_function_name, InvocationType="Event",
             Payload=json.dumps({PRECUT_EVENT: [str(i) for i in ids]}).encode())
     except Exception as err:  # noqa: BLE001 - an optimisation: the watchdog hands them to Dagster

@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from podclips_dagster.core.demand.online.budget import PrecutBudget
 from podclips_dagster.core.demand.offline.planning import find_new_episodes, plan_new_episode_clips
 from podclips_dagster.core.demand.offline.store import latest_model
 from podclips_dagster.defs.clips.assets import episode_metadata
@@ -33,7 +32,7 @@ def new_episode_sensor(context: dg.SensorEvaluationContext,
     service = clip_service.get_service()
     now = datetime.now(timezone.utc)
     found = find_new_episodes(service.catalogue, json.loads(context.cursor or "{}"), now)
-    clips = plan_new_episode_clips(service.db, found.ready, now, PrecutBudget.from_env(),
+    clips = plan_new_episode_clips(service.db, found.ready, now, service.settings.precut_budget,
                                    latest_model(service.db))
     runs, new_keys = precut_runs(context.instance, clips, "new-episodes")
     context.log.info("%d new episode(s) ready, %d waiting for chunks: %d opening clip(s) in "

@@ -16,10 +16,8 @@ re-evaluated tick gets the same clips back instead of spending twice.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Mapping
 
 from pymongo.errors import DuplicateKeyError
 
@@ -33,35 +31,12 @@ DEFAULT_USD_PER_CLIP = 0.000025
 _RETRIES = 5
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {raw!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class PrecutBudget:
     per_run: int = 200  # clips one schedule tick may launch
     per_day: int = 1000  # clips cut ahead of demand per UTC day, all doors together
     max_usd_per_day: float = 1.0  # estimated cost cap per day
     usd_per_clip: float = DEFAULT_USD_PER_CLIP
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "PrecutBudget":
-        env = os.environ if env is None else env
-        return cls(
-            per_run=int(_float(env, "PRECUT_MAX_CLIPS_PER_RUN", cls.per_run)),
-            per_day=int(_float(env, "PRECUT_MAX_CLIPS_PER_DAY", cls.per_day)),
-            max_usd_per_day=_float(env, "PRECUT_MAX_COST_PER_DAY_USD", cls.max_usd_per_day),
-            usd_per_clip=_float(env, "PRECUT_COST_PER_CLIP_USD", cls.usd_per_clip),
-        )
 
     @property
     def clips_per_day(self) -> int:

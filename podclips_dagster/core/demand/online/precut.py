@@ -68,7 +68,7 @@ def queue_precuts(service, shown: list[ClipSpec], available: Iterable[ClipSpec],
     """
     now = now or datetime.now(timezone.utc)
     try:
-        ledger = PrecutLedger(service.db, budget or PrecutBudget.from_env())
+        ledger = PrecutLedger(service.db, budget or service.settings.precut_budget)
         spare_hours = ledger.spare_hours(now)
         if spare_hours <= 0:
             return []
@@ -89,7 +89,7 @@ def queue_precut_after_play(service, played: ClipSpec, now: datetime | None = No
     """With budget to spare, queue the chunk after one just played, if it exists and is not cut."""
     now = now or datetime.now(timezone.utc)
     try:
-        ledger = PrecutLedger(service.db, budget or PrecutBudget.from_env())
+        ledger = PrecutLedger(service.db, budget or service.settings.precut_budget)
         if not policy.wants_next_chunk(ledger.spare_hours(now)):
             return []
         after = ClipSpec(played.episode_id, played.chunk_index + 1, played.duration_seconds)
