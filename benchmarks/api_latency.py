@@ -15,7 +15,7 @@ key): requests come from many simulated clients, each bound to its own
 loopback address (127.0.x.y) with one of several keys and each within its
 limits, so the limits' MongoDB work is in every figure at its real size. It
 compares with the running system's figures
-(DATA_CONTRACT.md) and with a baseline measured in the same run: the naive
+(docs/architecture.md, "The system it replaces") and with a baseline measured in the same run: the naive
 cut of today's system (download the whole source, then FFmpeg), which
 leaves out its HTTP and lookup costs and so flatters it. Prints a table and,
 as its last line, one JSON object.
@@ -205,7 +205,7 @@ def print_table(figures: dict) -> None:
     print(f"\n100 concurrent clients over 20 clips: {conc['errors']} errors, {conc['cuts']} cuts "
           f"({conc['clips_cut_more_than_once']} clips cut twice), statuses {conc['statuses']}, "
           f"wall {conc['wall_s']} s")
-    print("running = the system in production today (DATA_CONTRACT.md, a Lambda over a real "
+    print("running = the system in production today (docs/architecture.md, a Lambda over a real "
           "network); naive cut = download the whole 1 h source + FFmpeg, in this run, "
           "without any HTTP or lookup cost")
     print(f"goals: {GOALS}: " + ("met" if figures["goals_met"] else "NOT met") + "\n")

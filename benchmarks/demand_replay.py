@@ -6,7 +6,7 @@
 With --seed (default 1) it generates a synthetic catalogue and log
 (podclips_dagster.devstack.demand_world); the learned model is trained on a
 *different* world (--train-seed, default seed + 1000) and evaluated on this
-one. With --catalogue/--log it replays those files (INTERFACES.md formats):
+one. With --catalogue/--log it replays those files (formats in docs/architecture.md):
 the model is trained on the first --train-fraction of the log's time span and
 every strategy is measured on the rest (the earlier part is history they may
 look at). Either way no decision sees an event from its future.
@@ -43,7 +43,7 @@ CLIP_MB = 0.5  # a 30 s clip at 128 kbps
 # ($0.005/1k) + one ranged GET of the source ($0.0004/1k).
 CUT_USD = 0.5 * 0.0000166667 + 0.0000002 + 0.000005 + 0.0000004
 STORAGE_USD_PER_GB_MONTH = 0.023  # S3 Standard; one month of storage counted
-MISS_WAIT_S = 2.1  # today's cache-miss p50 (DATA_CONTRACT.md)
+MISS_WAIT_S = 2.1  # today's cache-miss p50 (docs/architecture.md)
 
 
 def parse_args(argv=None):

@@ -12,7 +12,7 @@ window, paced evenly over it (an hour's worth is available at the start).
 Events before `eval_start` are history: strategies see them, and clips
 played then exist, but nothing is measured or pre-cut.
 
-File formats (JSON lines, INTERFACES.md "Demand replay benchmark"):
+File formats (JSON lines, docs/architecture.md "Demand replay files"):
 catalogue `{"episode_id", "podcast", "published_at", "chunks", "duration_s"}`,
 log `{"ts", "type": "impression"|"play", "episode_id", "chunk_index",
 "rank" (impressions), "duration"}`.

@@ -111,3 +111,23 @@ def test_only_config_reads_the_environment():
              for line in _environ_uses(path)}
     assert not found
     assert _environ_uses(PACKAGE / "config.py")  # the walk does see a use
+
+
+def test_no_file_points_at_documents_outside_the_repository():
+    # Spelled in pieces so that this file does not match itself.
+    outside = [name + ".md" for name in ("DESIGN", "INTERFACES", "DATA_CONTRACT", "STYLE")]
+    outside += [".." + "/shared", "/work" + "/shared"]
+    skipped_dirs = {".git", ".venv", ".podclips", "build", "__pycache__", ".pytest_cache",
+                    ".ruff_cache", "node_modules"}
+    found = []
+    for directory, dirs, files in os.walk(REPO):
+        dirs[:] = [d for d in dirs if d not in skipped_dirs and not d.endswith(".egg-info")]
+        for name in files:
+            path = Path(directory) / name
+            try:
+                text = path.read_text()
+            except (UnicodeDecodeError, OSError):
+                continue  # binary fixtures
+            found += [f"{path.relative_to(REPO)}: {ref}" for ref in outside if ref in text]
+    assert not found
+    assert (REPO / "docs" / "architecture.md").exists()

@@ -1,7 +1,7 @@
 """A reproducible synthetic podcast world: a catalogue and its search/play log.
 
 Everything comes from one seed, so two runs with the same config write the
-same files. The shape follows what DESIGN.md says about demand:
+same files. The shape follows what we know of demand:
 - podcasts have Zipf popularity; they publish on their own cadence, so new
   episodes arrive during the log (and get a burst from a recency boost in
   search ranking and from people browsing the newest episodes);
@@ -20,8 +20,8 @@ same files. The shape follows what DESIGN.md says about demand:
 - a search session picks a clip duration (mostly 30 s, some 60 s and 15 s),
   carried by its impressions and plays.
 
-The returned frames use the replay formats of INTERFACES.md (see replay.py
-for reading and writing them as JSON lines).
+The returned frames use the replay formats of docs/architecture.md
+(simulation/replay.py reads and writes them as JSON lines).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Episodes and transcript chunks, read from the ingestion system's collections.
 
-Read only. Field names follow DATA_CONTRACT.md; the 768-float embedding is
+Read only. Field names are the ingestion system's (docs/architecture.md); the 768-float embedding is
 never fetched.
 """
 

@@ -33,7 +33,7 @@ SCORE_COLUMNS = ["episode_id", "chunk_index", "score", "share_15", "share_30", "
                  "impressions", "plays", "best_rank", "episode_age_hours"]
 PODCAST_COLUMNS = ["podcast_impressions_decayed", "podcast_plays_decayed"]
 _OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
-# An episode without `published_at` (DATA_CONTRACT.md: "may be missing") counts as old,
+# An episode without `published_at` (the catalogue says it "may be missing") counts as old,
 # so it neither looks fresh to the model nor breaks its arithmetic.
 _UNDATED_AGE = pd.Timedelta(days=365)
 

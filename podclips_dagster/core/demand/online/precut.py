@@ -1,7 +1,7 @@
 """The sidecar pre-cut: the sidecar queues low-priority cuts of what it just showed or played.
 
 Most first plays come seconds after an impression of the same chunk, too
-soon for the hourly schedule (DESIGN.md, "Demand"). So the lookup route hands
+soon for the hourly schedule. So the lookup route hands
 the results it returned to `queue_precuts`, and the clip routes hand a play
 to `queue_precut_after_play` (people keep listening). `SidecarPrecut` decides
 which results are worth it given the budget left; each chosen clip becomes a
