@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test bench install clean
+.PHONY: dev test lint bench install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "podclips needs Python 3.11+"'
@@ -22,9 +22,13 @@ dev: $(STAMP)
 
 ## Every test, against real servers (SecantusDB, moto over HTTP), real FFmpeg and, for the
 ## share page, Debian's Chromium (installed here when missing; required in CI).
-test: $(STAMP)
+test: lint
 	bash scripts/ensure_chromium.sh || test -z "$$CI"
 	$(BIN)/python -m pytest
+
+## ruff (pyproject.toml [tool.ruff]): pyflakes, pycodestyle, import order, bugbear, pyupgrade.
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 ## Benchmarks (not tests): each prints its figures and a ratio against a baseline
 ## measured in the same run, and a JSON line last. About 15 minutes on 2 cores.

@@ -89,8 +89,9 @@ def main() -> None:
             runs.setdefault("audio cut (30 s MP3)", []).append(timed(cut))
             for size in sizes:
                 runs.setdefault(f"static video {size}", []).append(
-                    timed(lambda: static_video(clip, work / "s.mp4", size, ffmpeg)))
-                runs.setdefault(f"audiogram {size}", []).append(timed(lambda: render(size)))
+                    timed(lambda size=size: static_video(clip, work / "s.mp4", size, ffmpeg)))
+                runs.setdefault(f"audiogram {size}", []).append(
+                    timed(lambda size=size: render(size)))
 
     median = {name: (statistics.median(w for w, _ in r), statistics.median(c for _, c in r))
               for name, r in runs.items()}

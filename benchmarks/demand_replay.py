@@ -30,12 +30,20 @@ import pandas as pd  # noqa: E402
 
 from podclips_dagster.core.demand.offline.model import train_demand_model  # noqa: E402
 from podclips_dagster.core.demand.offline.strategies import (  # noqa: E402
-    DecayScore, LearnedModel, RecentEpisodes, Strategy,
+    DecayScore,
+    LearnedModel,
+    RecentEpisodes,
+    Strategy,
 )
 from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut  # noqa: E402
 from podclips_dagster.devstack.demand_world import SyntheticConfig, generate_world  # noqa: E402
 from simulation.replay import (  # noqa: E402
-    PreparedLog, read_catalogue, read_log, replay, write_catalogue, write_log,
+    PreparedLog,
+    read_catalogue,
+    read_log,
+    replay,
+    write_catalogue,
+    write_log,
 )
 
 CLIP_MB = 0.5  # a 30 s clip at 128 kbps

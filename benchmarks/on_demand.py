@@ -37,7 +37,6 @@ import httpx
 import yaml
 
 from benchmarks.api_latency import wait_http
-
 from podclips_dagster.config import Settings
 from podclips_dagster.core.api_keys import ApiKeys
 from podclips_dagster.core.requests import FINAL, ClipRequests, create_request

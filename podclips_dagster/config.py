@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping
 
 from podclips_dagster.core.demand.online.budget import PrecutBudget
 
@@ -87,11 +87,11 @@ class Settings:
     def embedded_mongo_dir(self) -> Path:
         return self.home / "mongodb"
 
-    def with_overrides(self, **changes) -> "Settings":
+    def with_overrides(self, **changes) -> Settings:
         return replace(self, **changes)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         mongodb_uri = env.get("MONGODB_URI") or None
         # On embedded defaults the local object store is the only one that exists.

@@ -10,17 +10,23 @@ from podclips_dagster.defs.clips.checks import clip_object_matches_record
 from podclips_dagster.defs.clips.jobs import audio_clips_job
 from podclips_dagster.defs.demand.assets import clip_demand, clip_demand_events, demand_model
 from podclips_dagster.defs.demand.schedules import (
-    clip_demand_job, clip_demand_schedule, demand_model_job, demand_model_schedule,
+    clip_demand_job,
+    clip_demand_schedule,
+    demand_model_job,
+    demand_model_schedule,
     pregenerate_high_demand_clips,
 )
 from podclips_dagster.defs.demand.sensors import new_episode_sensor
 from podclips_dagster.defs.media.assets import clip_share_assets, clip_videos
 from podclips_dagster.defs.media.sensors import share_assets_follow_clips
 from podclips_dagster.defs.requests.jobs import (
-    retire_expired_clips_job, retire_expired_clips_schedule,
+    retire_expired_clips_job,
+    retire_expired_clips_schedule,
 )
 from podclips_dagster.defs.requests.sensors import (
-    clip_request_sensor, clip_request_watchdog, outside_clips_sensor,
+    clip_request_sensor,
+    clip_request_watchdog,
+    outside_clips_sensor,
 )
 from podclips_dagster.defs.resources import clip_service_resource
 

@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from podclips_dagster.core.demand.online.keys import ClipKey
 from podclips_dagster.core.demand.offline.strategies import Strategy
+from podclips_dagster.core.demand.online.keys import ClipKey
 
 HOUR = 3600.0
 
@@ -40,7 +40,7 @@ def _iso(ts: pd.Series) -> pd.Series:
 def write_catalogue(catalogue: pd.DataFrame, path) -> None:
     published = _iso(pd.to_datetime(catalogue["published_at"], utc=True))
     with open(path, "w") as out:
-        for row, pub in zip(catalogue.itertuples(index=False), published):
+        for row, pub in zip(catalogue.itertuples(index=False), published, strict=False):
             out.write(json.dumps({"episode_id": row.episode_id, "podcast": row.podcast,
                                   "published_at": pub, "chunks": int(row.chunks),
                                   "duration_s": float(row.duration_s)}) + "\n")
@@ -49,7 +49,7 @@ def write_catalogue(catalogue: pd.DataFrame, path) -> None:
 def write_log(log: pd.DataFrame, path) -> None:
     stamps = _iso(pd.to_datetime(log["ts"], utc=True))
     with open(path, "w") as out:
-        for row, ts in zip(log.itertuples(index=False), stamps):
+        for row, ts in zip(log.itertuples(index=False), stamps, strict=False):
             doc = {"ts": ts, "type": row.type, "episode_id": row.episode_id,
                    "chunk_index": int(row.chunk_index)}
             if row.type == "impression":
@@ -141,12 +141,12 @@ class PreparedLog:
         self.is_play = (log["type"] != "impression").to_numpy()
         self.rank = log["rank"].fillna(0).to_numpy(dtype=float)
         self.keys = [ClipKey(e, int(c), int(d)) for e, c, d in
-                     zip(log["episode_id"], log["chunk_index"], log["duration"])]
+                     zip(log["episode_id"], log["chunk_index"], log["duration"], strict=False)]
         played: set = set()
         shown: set = set()
         self.first = np.zeros(len(log), dtype=bool)  # the first play of its clip
         self.first_after_impression = np.zeros(len(log), dtype=bool)  # ... shown before
-        for i, (key, is_play) in enumerate(zip(self.keys, self.is_play)):
+        for i, (key, is_play) in enumerate(zip(self.keys, self.is_play, strict=False)):
             if not is_play:
                 shown.add(key)
             elif key not in played:
@@ -154,7 +154,7 @@ class PreparedLog:
                 self.first[i] = True
                 self.first_after_impression[i] = key in shown
         self.total_chunks = int(catalogue["chunks"].sum())
-        self.chunks = dict(zip(catalogue["episode_id"], catalogue["chunks"].astype(int)))
+        self.chunks = dict(zip(catalogue["episode_id"], catalogue["chunks"].astype(int), strict=False))
 
 
 def replay(prepared: PreparedLog, strategy: Strategy, eval_start=None, budget_fraction: float = 0.05,

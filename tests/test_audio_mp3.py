@@ -11,8 +11,15 @@ import pytest
 from podclips_dagster.core.audio.ffmpeg import find_ffmpeg
 from podclips_dagster.core.audio.frame_index import SEEK_STEP, FrameIndex, build_frame_index
 from podclips_dagster.core.audio.mp3 import (
-    Mp3Layout, cbr_offsets_regular, describe_mp3_file, find_frame, frame_length, id3v2_size,
-    parse_frame_header, parse_layout, walk_frames,
+    Mp3Layout,
+    cbr_offsets_regular,
+    describe_mp3_file,
+    find_frame,
+    frame_length,
+    id3v2_size,
+    parse_frame_header,
+    parse_layout,
+    walk_frames,
 )
 from podclips_dagster.devstack.synthetic_audio import make_episode
 
@@ -149,7 +156,7 @@ def test_index_of_an_hour_of_vbr_is_small_and_quick():
     lengths = {int(i): frame_length(header(int(i)))[0] for i in range(5, 12)}
     sizes = np.array([lengths[int(i)] for i in indexes])
     stream = bytearray(int(sizes.sum()))
-    for offset, i in zip(np.concatenate(([0], np.cumsum(sizes)[:-1])).tolist(), indexes.tolist()):
+    for offset, i in zip(np.concatenate(([0], np.cumsum(sizes)[:-1])).tolist(), indexes.tolist(), strict=False):
         stream[offset:offset + 4] = header(i).to_bytes(4, "big")
     data = bytes(stream)
     layout = Mp3Layout(0, 44100, 2, 1152, 128, True, None, None, 0, None)

@@ -10,7 +10,11 @@ import pytest
 from podclips_dagster.core.audio.ffmpeg import find_ffmpeg
 from podclips_dagster.core.audio.mp3 import describe_mp3_file, id3v2_size
 from podclips_dagster.devstack.synthetic_audio import (
-    SEGMENTS, make_episode, make_transcript_chunks, segment_at, segment_frequency,
+    SEGMENTS,
+    make_episode,
+    make_transcript_chunks,
+    segment_at,
+    segment_frequency,
 )
 from tests.audio_analysis import decode, segment_of
 
@@ -19,7 +23,7 @@ def test_segment_tones_are_distinct_and_neighbours_far_apart():
     tones = [segment_frequency(i) for i in range(SEGMENTS)]
     assert len(set(tones)) == SEGMENTS  # 3 h of 10 s segments
     assert min(tones) >= 200 and max(tones) <= 5000
-    assert min(abs(a - b) for a, b in zip(tones, tones[1:])) >= 1000
+    assert min(abs(a - b) for a, b in zip(tones, tones[1:], strict=False)) >= 1000
     assert segment_at(23.4) == 2 and segment_at(30.0) == 3
 
 
@@ -69,7 +73,7 @@ def test_transcript_chunks_cover_the_episode():
     chunks = make_transcript_chunks(600, seed=7)
     assert [c["chunk_index"] for c in chunks] == list(range(len(chunks)))
     assert chunks[0]["start_time"] == 0 and chunks[-1]["end_time"] == 600
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in zip(chunks, chunks[1:], strict=False):
         assert before["end_time"] == after["start_time"]
         assert 20 <= before["end_time"] - before["start_time"] <= 40.01
     assert all(len(c["text"].split()) >= 8 and c["text"].endswith(".") for c in chunks)

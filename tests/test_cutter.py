@@ -15,17 +15,32 @@ import pytest
 from podclips_dagster.core.audio.cutter import MemoryFrameIndexStore, cut_clip
 from podclips_dagster.core.audio.ffmpeg import find_ffmpeg
 from podclips_dagster.core.audio.mp3 import (
-    describe_mp3_file, find_frame, id3v2_size, parse_frame_header, parse_info_tag,
+    describe_mp3_file,
+    find_frame,
+    id3v2_size,
+    parse_frame_header,
+    parse_info_tag,
 )
 from podclips_dagster.core.errors import (
-    ChunkOutOfRange, CutFailed, SourceMissing, SourceUnreadable,
+    ChunkOutOfRange,
+    CutFailed,
+    SourceMissing,
+    SourceUnreadable,
 )
 from podclips_dagster.core.storage import LocalStorage, S3Storage
 from podclips_dagster.devstack.synthetic_audio import (
-    SEGMENT_SECONDS, make_episode, segment_frequency,
+    SEGMENT_SECONDS,
+    make_episode,
+    segment_frequency,
 )
 from tests.audio_analysis import (
-    decode, leading_silence, rms, segment_of, start_offset_samples, stream_info, tone_change_time,
+    decode,
+    leading_silence,
+    rms,
+    segment_of,
+    start_offset_samples,
+    stream_info,
+    tone_change_time,
 )
 
 MAX_BYTES_30S = 600_000

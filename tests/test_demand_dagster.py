@@ -2,37 +2,43 @@
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pandas as pd
 import pytest
 
-from podclips_dagster.core.demand.online.budget import PrecutBudget, PrecutLedger
-from podclips_dagster.core.demand.online.events import COLLECTION as EVENTS
 from podclips_dagster.core.demand.offline.planning import best_clips_not_cut, plan_precuts
 from podclips_dagster.core.demand.offline.scoring import select_clips_to_precut
-from podclips_dagster.core.demand.online.precut import (
-    claim_key, cut_claimed, queue_precut_after_play, queue_precuts,
-)
 from podclips_dagster.core.demand.offline.store import load_scores, save_scores
+from podclips_dagster.core.demand.online.budget import PrecutBudget, PrecutLedger
+from podclips_dagster.core.demand.online.events import COLLECTION as EVENTS
+from podclips_dagster.core.demand.online.precut import (
+    claim_key,
+    cut_claimed,
+    queue_precut_after_play,
+    queue_precuts,
+)
 from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
-from podclips_dagster.devstack.demand_world import SyntheticConfig, generate_world
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import audio_clips, episode_metadata, transcript_chunks
 from podclips_dagster.defs.clips.jobs import audio_clips_job
 from podclips_dagster.defs.demand.assets import clip_demand, clip_demand_events, demand_model
 from podclips_dagster.defs.demand.schedules import (
-    clip_demand_job, clip_demand_schedule, demand_model_job, demand_model_schedule,
+    clip_demand_job,
+    clip_demand_schedule,
+    demand_model_job,
+    demand_model_schedule,
     pregenerate_high_demand_clips,
 )
 from podclips_dagster.defs.demand.sensors import new_episode_sensor
+from podclips_dagster.defs.requests.sensors import clip_request_watchdog
+from podclips_dagster.devstack.demand_world import SyntheticConfig, generate_world
 from podclips_dagster.devstack.demo import DEMO_EPISODES
 from podclips_dagster.devstack.demo_demand import seed_demo_events
-from podclips_dagster.defs.requests.sensors import clip_request_watchdog
 from tests.sensor_harness import keys_of, tick
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def add_episode(service, guid, podcast, published_at, chunks):
@@ -97,7 +103,7 @@ def test_clip_demand_materializes_hand_made_events_with_expected_top_clips(servi
                                 resources={"clip_service": resource})
     assert result.success
     stored, _ = load_scores(service.db)
-    top = list(zip(stored["episode_id"], stored["chunk_index"]))
+    top = list(zip(stored["episode_id"], stored["chunk_index"], strict=False))
     # Decayed, rank-weighted impressions first, then the played chunk and the one after it
     # (people keep listening); the new episode's unseen opening chunks score 0 and are not kept.
     assert top == [("ep-a", 4), ("ep/b", 2), ("ep-a", 1), ("ep-a", 2), ("ep-a", 7)]
@@ -122,9 +128,9 @@ def test_demand_model_trains_on_a_small_log_and_clip_demand_uses_it(service, res
     cat = world.catalogue
     service.catalogue.episodes.insert_many([
         {"guid": e, "podcast_name": p, "published_at": (t + shift).to_pydatetime()}
-        for e, p, t in zip(cat["episode_id"], cat["podcast"], cat["published_at"])])
+        for e, p, t in zip(cat["episode_id"], cat["podcast"], cat["published_at"], strict=False)])
     service.catalogue.chunks.insert_many([{"episode_id": e, "chunk_index": i}
-                                          for e, n in zip(cat["episode_id"], cat["chunks"])
+                                          for e, n in zip(cat["episode_id"], cat["chunks"], strict=False)
                                           for i in range(n)])
     log = world.log.assign(ts=world.log["ts"] + shift)
     service.db[EVENTS].insert_many([

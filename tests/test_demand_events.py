@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from podclips_dagster.core.demand.online.events import (
-    COLLECTION, EVENT_COLUMNS, DemandEventWriter, ensure_indexes,
-)
 from podclips_dagster.core.demand.offline.store import load_events
+from podclips_dagster.core.demand.online.events import (
+    COLLECTION,
+    EVENT_COLUMNS,
+    DemandEventWriter,
+    ensure_indexes,
+)
 
-T0 = datetime(2025, 3, 3, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 
 
 def test_writer_and_loader_round_trip(mongo_db):

@@ -7,7 +7,11 @@ import math
 import pandas as pd
 import pytest
 
-from podclips_dagster.core.demand.offline.features import FeatureConfig, candidate_chunks, chunk_features
+from podclips_dagster.core.demand.offline.features import (
+    FeatureConfig,
+    candidate_chunks,
+    chunk_features,
+)
 
 NOW = pd.Timestamp("2025-03-10T12:00:00Z")
 
@@ -102,7 +106,7 @@ def test_chunk_features_exact_numbers(events, catalogue):
 
 def test_candidates(events, catalogue):
     cand = candidate_chunks(events, catalogue, NOW, recent_hours=24, first_chunks=2)
-    got = set(zip(cand["episode_id"], cand["chunk_index"]))
+    got = set(zip(cand["episode_id"], cand["chunk_index"], strict=False))
     assert got == {
         ("substack:post:1", 2), ("substack:post:1", 3), ("substack:post:1", 4),  # events
         ("substack:post:1", 5),  # after the requested chunk 4

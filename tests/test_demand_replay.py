@@ -11,12 +11,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simulation.replay import (
-    PreparedLog, read_catalogue, read_log, replay, write_catalogue, write_log,
-)
 from podclips_dagster.core.demand.offline.strategies import DecayScore, Strategy
 from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
 from podclips_dagster.devstack.demand_world import SyntheticConfig, generate_world
+from simulation.replay import (
+    PreparedLog,
+    read_catalogue,
+    read_log,
+    replay,
+    write_catalogue,
+    write_log,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = SyntheticConfig(seed=5, n_podcasts=10, back_catalogue_days=30, n_queries=500,

@@ -5,7 +5,10 @@ import json
 import pytest
 
 from podclips_dagster.core.media.share_assets import (
-    ClipNotCut, SHARE_FIELD, asset_key, ensure_share_assets,
+    SHARE_FIELD,
+    ClipNotCut,
+    asset_key,
+    ensure_share_assets,
 )
 from podclips_dagster.core.spec import ClipSpec
 from tests.media_fixtures import EPISODE_ID, peaks_duration

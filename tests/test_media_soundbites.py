@@ -3,14 +3,17 @@
 import json
 import re
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from podclips_dagster.cli import main
 from podclips_dagster.core.media.probe import probe_media
 from podclips_dagster.core.media.soundbites import (
-    DEMAND_EVENTS_COLLECTION, TITLE_LIMIT, soundbite_title, top_soundbites,
+    DEMAND_EVENTS_COLLECTION,
+    TITLE_LIMIT,
+    soundbite_title,
+    top_soundbites,
 )
 from tests.media_fixtures import CHUNKS, EPISODE_ID
 
@@ -23,7 +26,7 @@ SOUNDBITE = re.compile(r'^<podcast:soundbite startTime="([\d.]+)" duration="([\d
 
 def test_ranked_by_demand_then_existing_clips_then_order(media_world, media_clip):
     events = media_world.db[DEMAND_EVENTS_COLLECTION]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     events.delete_many({})
     events.insert_many(
         [{"ts": now, "type": "play", "episode_id": EPISODE_ID, "chunk_index": 3}

@@ -5,7 +5,10 @@ import re
 import pytest
 
 from podclips_dagster.core.media.transcript import (
-    MAX_CUE_CHARS, PROPORTIONAL, clip_transcript, vtt_time,
+    MAX_CUE_CHARS,
+    PROPORTIONAL,
+    clip_transcript,
+    vtt_time,
 )
 from podclips_dagster.core.stores.catalogue import Chunk
 
@@ -55,7 +58,7 @@ def test_cues_are_caption_sized_and_break_after_sentences():
     t = clip_transcript([chunk(0, 0.0, 30.0, text)], 0.0, 30.0)
     assert t.cues[0].text == "This is short."
     assert all(len(c.text) <= MAX_CUE_CHARS for c in t.cues)
-    assert all(a.end == pytest.approx(b.start) for a, b in zip(t.cues, t.cues[1:]))
+    assert all(a.end == pytest.approx(b.start) for a, b in zip(t.cues, t.cues[1:], strict=False))
 
 
 def test_webvtt_says_timing_is_proportional_and_escapes_text():

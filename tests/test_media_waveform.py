@@ -9,7 +9,10 @@ import pytest
 
 from podclips_dagster.core.audio.ffmpeg import find_ffmpeg
 from podclips_dagster.core.media.waveform import (
-    ANALYSIS_RATE, decode_mono_pcm, render_waveform_png, waveform_peaks,
+    ANALYSIS_RATE,
+    decode_mono_pcm,
+    render_waveform_png,
+    waveform_peaks,
 )
 from tests.media_fixtures import peaks_duration
 

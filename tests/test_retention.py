@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from podclips_dagster.core.media.share_assets import ensure_share_assets
 from podclips_dagster.core.retention import derived_keys, expired_clips, retire
@@ -13,7 +13,7 @@ def test_deleting_an_expired_clip_removes_its_objects_then_its_record(service, s
     assert clip.spec.object_key in stored and len(stored) > 1  # the clip and its share assets
     assert set(stored) <= set(derived_keys(clip.spec) + [clip.spec.object_key])
 
-    later = datetime.now(timezone.utc) + timedelta(days=1)
+    later = datetime.now(UTC) + timedelta(days=1)
     expired = expired_clips(service, later, limit=10)
     assert [spec for _, spec in expired] == [ClipSpec("ep-retire", 0)]
     retire(service, [record_id for record_id, _ in expired], [clip.spec], delete_clips=True)

@@ -1,6 +1,6 @@
 """Sensor scale and bookkeeping: 10,000 pending requests, batching, outside clips, retention."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -12,7 +12,10 @@ from podclips_dagster.defs.clips.assets import MAX_PARTITIONS_PER_RUN
 from podclips_dagster.defs.requests.batches import plan_batches
 from podclips_dagster.defs.requests.jobs import retire_expired_clips_job
 from podclips_dagster.defs.requests.sensors import (
-    MAX_RUNS_PER_TICK, PAGE_SIZE, clip_request_sensor, outside_clips_sensor,
+    MAX_RUNS_PER_TICK,
+    PAGE_SIZE,
+    clip_request_sensor,
+    outside_clips_sensor,
 )
 from tests.sensor_harness import keys_of, launch, register, tick
 
@@ -31,7 +34,7 @@ def test_a_tick_pages_through_10000_pending_requests(service, resource, mongo_db
     store = ClipRequests(service.db)
     store.ensure_indexes()
     service.ensure_indexes()
-    start = datetime.now(timezone.utc)
+    start = datetime.now(UTC)
     # Clips already made of the same episodes: the tick looks them up without a scan.
     # (Set-up writes go through the fixture's client: it has no 30 s socket timeout, whose
     # retry of a slow insert_many on a busy machine would insert twice.)
@@ -106,7 +109,7 @@ def test_clips_made_outside_dagster_are_reported_as_materializations(service, re
 
 
 def test_retention_retires_partitions_of_old_clips(service, resource):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ages = {"old/0": 40, "old/1": 40, "new/0": 1}
     for key, days in ages.items():
         spec = ClipSpec.from_partition_key(key)

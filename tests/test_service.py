@@ -3,7 +3,11 @@
 import pytest
 
 from podclips_dagster.core.errors import (
-    ChunkOutOfRange, EpisodeNotFound, InvalidDuration, SourceMissing, SourceUnreadable,
+    ChunkOutOfRange,
+    EpisodeNotFound,
+    InvalidDuration,
+    SourceMissing,
+    SourceUnreadable,
 )
 from podclips_dagster.core.service import ClipService
 from podclips_dagster.core.spec import ClipSpec

@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.stores.mongo import mongo_errors
@@ -64,7 +64,7 @@ class ApiKeys:
             if self.collection.find_one({"name": name, "revoked_at": None}, {"_id": 1}):
                 raise KeyNameTaken(f"an active key named {name!r} exists; revoke it first")
             self.collection.insert_one({"_id": hash_key(key), "name": name,
-                                        "created_at": datetime.now(timezone.utc),
+                                        "created_at": datetime.now(UTC),
                                         "revoked_at": None})
         return key
 
@@ -73,7 +73,7 @@ class ApiKeys:
         with mongo_errors(f"revoking the API key {name!r}"):
             result = self.collection.update_many(
                 {"name": name, "revoked_at": None},
-                {"$set": {"revoked_at": datetime.now(timezone.utc)}})
+                {"$set": {"revoked_at": datetime.now(UTC)}})
         if result.modified_count == 0:
             raise KeyNotFound(f"no active API key is named {name!r}")
         return result.modified_count

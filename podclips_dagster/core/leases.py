@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from pymongo.errors import DuplicateKeyError
 
@@ -48,7 +49,7 @@ class Leases:
         """A token if this caller now holds `name`, else None (someone else does)."""
         self._ensure_indexes()
         token = uuid.uuid4().hex
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         fields = {"token": token, "acquired_at": now,
                   "expires_at": now + timedelta(seconds=self.ttl_seconds)}
         with mongo_errors(f"taking the lease {name!r}"):
@@ -75,7 +76,7 @@ class Leases:
         while True:
             with mongo_errors(f"waiting for the lease {name!r}"):
                 held = self.collection.find_one(
-                    {"_id": name, "expires_at": {"$gte": datetime.now(timezone.utc)}}, {"_id": 1})
+                    {"_id": name, "expires_at": {"$gte": datetime.now(UTC)}}, {"_id": 1})
             if held is None:
                 return True
             if time.monotonic() + pause > deadline:

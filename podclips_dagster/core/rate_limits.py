@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pymongo.errors import DuplicateKeyError
 
@@ -75,7 +75,7 @@ class RateLimiter:
                        reset_after=max(0, reset_after), window_seconds=window_seconds)
 
     def _push(self, subject: str, now: float, limit: int, window_seconds: int) -> bool:
-        expires = datetime.now(timezone.utc) + timedelta(seconds=window_seconds)
+        expires = datetime.now(UTC) + timedelta(seconds=window_seconds)
         try:
             self.collection.update_one(
                 {"_id": subject, f"hits.{limit - 1}": {"$exists": False}},

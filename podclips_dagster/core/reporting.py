@@ -13,7 +13,7 @@ for the sensor, the same way.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.core.stores.clip_records import spec_of
@@ -54,7 +54,7 @@ def mark_reported(service, record_ids: list) -> int:
     with mongo_errors("marking clips reported"):
         return service.records.collection.update_many(
             {"_id": {"$in": record_ids}, REPORTED_FIELD: None},
-            {"$set": {REPORTED_FIELD: datetime.now(timezone.utc)}},
+            {"$set": {REPORTED_FIELD: datetime.now(UTC)}},
         ).modified_count
 
 
@@ -84,5 +84,5 @@ def mark_videos_reported(service, videos: list[tuple]) -> int:
         with mongo_errors("marking videos reported"):
             marked += service.records.collection.update_one(
                 {"_id": record_id, field: None},
-                {"$set": {field: datetime.now(timezone.utc)}}).modified_count
+                {"$set": {field: datetime.now(UTC)}}).modified_count
     return marked

@@ -14,7 +14,7 @@ same compare-and-set, but on SecantusDB findAndModify scans the collection
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bson import ObjectId
 
@@ -33,7 +33,7 @@ _indexed: set[tuple[int, str]] = set()
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def request_view(doc: dict) -> dict:

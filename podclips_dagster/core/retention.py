@@ -7,7 +7,7 @@ archives old objects, and a record whose object is gone is healed on demand.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from podclips_dagster.core.media.audiogram import VIDEO_SIZES
 from podclips_dagster.core.media.share_assets import ASSETS, asset_key
@@ -48,4 +48,4 @@ def retire(service, record_ids: list, specs: list[ClipSpec], delete_clips: bool)
     with mongo_errors("marking clips retired"):
         service.records.collection.update_many(
             {"_id": {"$in": record_ids}},
-            {"$set": {"retired_at": datetime.now(timezone.utc)}})
+            {"$set": {"retired_at": datetime.now(UTC)}})

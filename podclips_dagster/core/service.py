@@ -9,7 +9,7 @@ import logging
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from podclips_dagster.core.audio.cutter import cut_clip
@@ -84,7 +84,7 @@ class ClipService:
         self._indexes_ready = False
 
     @classmethod
-    def from_settings(cls, settings) -> "ClipService":
+    def from_settings(cls, settings) -> ClipService:
         return cls(settings, database_for(settings), open_storage(settings))
 
     @property
@@ -172,7 +172,7 @@ class ClipService:
             "file_size_bytes": cut.file_size_bytes,
             "processing_time_ms": processing_ms,
             "bytes_read": cut.bytes_read,
-            "generated_at": datetime.now(timezone.utc),
+            "generated_at": datetime.now(UTC),
             "format": "mp3",
             "bitrate_kbps": cut.bitrate_kbps,
             "sample_rate": cut.sample_rate,
@@ -192,7 +192,7 @@ class ClipService:
 
     def _result(self, spec: ClipSpec, record: dict, cached: bool, processing_ms: int,
                 **extra) -> ClipResult:
-        generated_at = record.get("generated_at") or datetime.now(timezone.utc)
+        generated_at = record.get("generated_at") or datetime.now(UTC)
         return ClipResult(
             spec=spec,
             audio_url=self.clips_bucket.url(spec.object_key),
@@ -211,4 +211,4 @@ class ClipService:
 
 def _recently_confirmed(record: dict) -> bool:
     confirmed = record.get("confirmed_at")  # aware: mongo_client() reads tz_aware
-    return confirmed is not None and datetime.now(timezone.utc) - confirmed < CONFIRMATION_TTL
+    return confirmed is not None and datetime.now(UTC) - confirmed < CONFIRMATION_TTL

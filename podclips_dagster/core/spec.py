@@ -113,7 +113,7 @@ class ClipSpec:
         return f"audio_clips/{object_safe_episode_id(self.episode_id)}/{self.chunk_index}{suffix}.mp3"
 
     @classmethod
-    def from_partition_key(cls, key: str) -> "ClipSpec":
+    def from_partition_key(cls, key: str) -> ClipSpec:
         parts = key.split("/")
         duration = DEFAULT_DURATION
         if len(parts) >= 3 and (m := _DURATION_SEGMENT.match(parts[-1])):

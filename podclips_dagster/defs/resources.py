@@ -7,8 +7,6 @@ shows the default of each unset one (an EnvVar of an unset variable fails).
 
 from __future__ import annotations
 
-from typing import Optional
-
 import dagster as dg
 from pydantic import PrivateAttr
 
@@ -19,14 +17,14 @@ from podclips_dagster.core.service import ClipService
 class ClipServiceResource(dg.ConfigurableResource):
     """A field left unset falls back to Settings (the environment, then its default)."""
 
-    mongodb_uri: Optional[str] = None
-    mongodb_db: Optional[str] = None
-    storage: Optional[str] = None
-    s3_endpoint_url: Optional[str] = None
-    source_bucket: Optional[str] = None
-    clips_bucket: Optional[str] = None
+    mongodb_uri: str | None = None
+    mongodb_db: str | None = None
+    storage: str | None = None
+    s3_endpoint_url: str | None = None
+    source_bucket: str | None = None
+    clips_bucket: str | None = None
 
-    _service: Optional[ClipService] = PrivateAttr(default=None)
+    _service: ClipService | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
         overrides = {k: v for k, v in {

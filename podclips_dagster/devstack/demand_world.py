@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
-UTC = timezone.utc
+UTC = UTC
 DAY = 86400.0
 
 
@@ -176,7 +176,7 @@ def _queries(cfg: SyntheticConfig, rng: np.random.Generator, cat: pd.DataFrame, 
 
 
 def _durations(cfg: SyntheticConfig, rng: np.random.Generator, n: int) -> np.ndarray:
-    values, probs = zip(*cfg.durations)
+    values, probs = zip(*cfg.durations, strict=False)
     return rng.choice(np.array(values), n, p=np.array(probs) / sum(probs))
 
 
@@ -188,7 +188,7 @@ def _search_events(cfg, rng, cat, pub_s, interest):
     ranks = np.arange(1, cfg.results_per_search + 1)
     ctr = cfg.ctr_rank1 / ranks ** cfg.ctr_rank_exponent
     impressions, plays = [], []
-    for t, q, d in zip(times, queries, durations):
+    for t, q, d in zip(times, queries, durations, strict=False):
         lo, hi = offsets[q], offsets[q + 1]
         age_days = (t - pub_s[q_ep[lo:hi]]) / DAY
         live = np.flatnonzero(age_days >= 0)
@@ -215,7 +215,7 @@ def _browse_plays(cfg, rng, cat, podcasts, pub_s, interest, n):
     pod_w = podcasts.popularity[podcasts.codes]
     chunks = cat["chunks"].to_numpy()
     out = []
-    for t, d in zip(np.sort(rng.uniform(0, span, n)), _durations(cfg, rng, n)):
+    for t, d in zip(np.sort(rng.uniform(0, span, n)), _durations(cfg, rng, n), strict=False):
         age = (t - pub_s) / DAY
         live = age >= 0
         if not live.any():  # before the first episode (the dev stack's demo catalogue is young)

@@ -9,7 +9,7 @@ import logging
 import random
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from podclips_dagster.core.spec import ClipSpec
@@ -61,7 +61,7 @@ def seed_demo(service, count: int | None = None) -> list[dict]:
     chunks = service.catalogue.chunks
     chunks.create_index([("episode_id", 1), ("chunk_index", 1)], name="episode_chunk")
     episodes.create_index([("guid", 1)], unique=True, name="guid")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     summary = []
     for n, demo in enumerate(DEMO_EPISODES[:count]):
         existing = episodes.find_one({"guid": demo.guid}, {"_id": 1})

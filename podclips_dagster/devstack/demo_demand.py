@@ -10,7 +10,7 @@ to date instead of piling up.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -22,12 +22,12 @@ from podclips_dagster.devstack.demand_world import SyntheticConfig, generate_log
 # showing five results, and clicks frequent enough to train on in a week.
 DEMO_WORLD = SyntheticConfig(warmup_days=0.0, searches_per_day=192.0, n_queries=200,
                              results_per_search=5, topics_per_query=2.0, ctr_rank1=0.3)
-_UNDATED = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_UNDATED = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def seed_demo_events(service, days: float = 7, seed: int = 7, now: datetime | None = None) -> dict:
     """Replace the demo events; returns how many impressions and plays were written."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     collection = service.db[COLLECTION]
     ensure_indexes(collection)
     collection.delete_many({"demo": True})

@@ -13,7 +13,10 @@ from pathlib import Path
 
 from podclips_dagster.config import Settings
 from podclips_dagster.devstack.mongo_server import (
-    EmbeddedMongo, embedded_mongo_uri, start_mongo, stop_embedded_mongo,
+    EmbeddedMongo,
+    embedded_mongo_uri,
+    start_mongo,
+    stop_embedded_mongo,
 )
 
 log = logging.getLogger("podclips.dev")

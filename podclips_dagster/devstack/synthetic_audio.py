@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from podclips_dagster.core.audio.ffmpeg import find_ffmpeg, error_summary
+from podclips_dagster.core.audio.ffmpeg import error_summary, find_ffmpeg
 
 SEGMENT_SECONDS = 10.0
 SEGMENTS = 1080            # distinct tones: 3 h of audio

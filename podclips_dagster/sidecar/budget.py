@@ -9,9 +9,9 @@ reuses its clip rather than cutting again).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 import anyio
 

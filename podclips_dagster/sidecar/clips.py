@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -15,7 +15,10 @@ from podclips_dagster.sidecar.budget import Pending, clip_within_budget
 from podclips_dagster.sidecar.demand import record_play
 from podclips_dagster.sidecar.errors import documented
 from podclips_dagster.sidecar.models import (
-    ClipResponse, DashboardClipResponse, GenerateRequest, PendingResponse,
+    ClipResponse,
+    DashboardClipResponse,
+    GenerateRequest,
+    PendingResponse,
 )
 from podclips_dagster.sidecar.precut import precut_after_play
 from podclips_dagster.sidecar.security import require_key_within_limits
@@ -80,7 +83,7 @@ async def dashboard_clip(
     ttl = app.settings.clip_url_ttl_seconds
     return DashboardClipResponse(
         clip_url=outcome.audio_url,
-        expires_at=(datetime.now(timezone.utc) + timedelta(seconds=ttl)).isoformat(
+        expires_at=(datetime.now(UTC) + timedelta(seconds=ttl)).isoformat(
             timespec="seconds").replace("+00:00", "Z"),
         cache_hit=outcome.cached, episode_id=episode_id,
         start_time_ms=round(outcome.start_time * 1000), duration_ms=round(outcome.duration * 1000),

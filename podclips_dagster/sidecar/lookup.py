@@ -15,7 +15,10 @@ from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.sidecar.demand import record_impressions
 from podclips_dagster.sidecar.errors import documented
 from podclips_dagster.sidecar.models import (
-    AudioClipState, LookupRequest, LookupResponse, LookupResult,
+    AudioClipState,
+    LookupRequest,
+    LookupResponse,
+    LookupResult,
 )
 from podclips_dagster.sidecar.observability import observed
 from podclips_dagster.sidecar.precut import precut_results
@@ -47,6 +50,6 @@ def lookup_audio_clips(body: LookupRequest, request: Request, background: Backgr
     observed(request).update(items=len(specs), available=available)
     background.add_task(record_impressions, app, specs)
     # The sidecar pre-cut: pre-cut top-ranked results now, within the shared budget.
-    shown_available = {spec for spec, r in zip(specs, results) if r.audio_clip.available}
+    shown_available = {spec for spec, r in zip(specs, results, strict=False) if r.audio_clip.available}
     background.add_task(precut_results, app, specs, shown_available)
     return LookupResponse(results=results)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import anyio
 from aws_lambda_powertools import Logger, Metrics
@@ -78,7 +78,7 @@ class RequestObserver:
                 await anyio.to_thread.run_sync(self._record, route, status, latency_ms, facts)
 
     def _record(self, route: str, status: int, latency_ms: float, facts: dict) -> None:
-        doc = {"ts": datetime.now(timezone.utc), "route": route, "status": status,
+        doc = {"ts": datetime.now(UTC), "route": route, "status": status,
                "latency_ms": latency_ms, "cache": facts.get("cache"),
                "cut": facts.get("cut", False), "key_name": facts.get("key_name"),
                "bytes_read": facts.get("bytes_read", 0)}

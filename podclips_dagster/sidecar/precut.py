@@ -22,7 +22,10 @@ from botocore.config import Config
 from bson import ObjectId
 
 from podclips_dagster.core.demand.online.precut import (
-    claim_key, cut_claimed, queue_precut_after_play, queue_precuts,
+    claim_key,
+    cut_claimed,
+    queue_precut_after_play,
+    queue_precuts,
 )
 from podclips_dagster.core.spec import ClipSpec
 

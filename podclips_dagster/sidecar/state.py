@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from podclips_dagster.config import Settings
 from podclips_dagster.core.api_keys import API_KEYS_COLLECTION, ApiKeys
-from podclips_dagster.core.demand.online.events import COLLECTION as DEMAND_EVENTS, DemandEventWriter
+from podclips_dagster.core.demand.online.events import COLLECTION as DEMAND_EVENTS
+from podclips_dagster.core.demand.online.events import DemandEventWriter
 from podclips_dagster.core.rate_limits import RATE_LIMITS_COLLECTION, RateLimiter
 from podclips_dagster.core.service import ClipService
 from podclips_dagster.sidecar.resolved import ResolvedClips
@@ -26,7 +27,7 @@ class Sidecar:
     resolved: ResolvedClips
 
     @classmethod
-    def from_settings(cls, settings: Settings, budget_seconds: float) -> "Sidecar":
+    def from_settings(cls, settings: Settings, budget_seconds: float) -> Sidecar:
         service = ClipService.from_settings(settings)
         db = service.db
         return cls(settings, service, ApiKeys(db[API_KEYS_COLLECTION]),

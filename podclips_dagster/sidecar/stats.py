@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from podclips_dagster.core.stores.mongo import mongo_errors
 from podclips_dagster.sidecar.observability import REQUESTS_COLLECTION
@@ -24,7 +24,7 @@ def percentiles(values: list[float], points=(50, 95, 99)) -> dict:
 
 
 def api_stats(db, hours: float) -> dict:
-    since = datetime.now(timezone.utc) - timedelta(hours=hours)
+    since = datetime.now(UTC) - timedelta(hours=hours)
     with mongo_errors("reading the API request log"):
         requests = list(db[REQUESTS_COLLECTION].find(
             {"ts": {"$gte": since}},

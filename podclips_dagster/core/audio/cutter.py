@@ -21,15 +21,26 @@ from typing import TYPE_CHECKING, Protocol
 
 from podclips_dagster.core.audio.ffmpeg import error_summary, run_ffmpeg
 from podclips_dagster.core.audio.frame_index import (
-    FrameIndex, build_frame_index, layout_record, read_source_record,
+    FrameIndex,
+    build_frame_index,
+    layout_record,
+    read_source_record,
 )
 from podclips_dagster.core.audio.mp3 import Mp3Layout, cbr_offsets_regular, describe_mp3_file
 from podclips_dagster.core.audio.source import CountingReader, probe_source
 from podclips_dagster.core.audio.window import (
-    IrregularCbr, Mp3Window, cbr_window, ensure_starts_inside, indexed_window,
+    IrregularCbr,
+    Mp3Window,
+    cbr_window,
+    ensure_starts_inside,
+    indexed_window,
 )
 from podclips_dagster.core.errors import (
-    ChunkOutOfRange, CutFailed, InvalidClipRequest, InvalidDuration, SourceMissing,
+    ChunkOutOfRange,
+    CutFailed,
+    InvalidClipRequest,
+    InvalidDuration,
+    SourceMissing,
     SourceUnreadable,
 )
 

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 
 from podclips_dagster.core.audio.mp3 import (
-    STREAM_MASK, Mp3Layout, find_frame, frame_length,
+    STREAM_MASK,
+    Mp3Layout,
+    find_frame,
+    frame_length,
 )
 
 SEEK_STEP = 16  # 16 frames ~ 0.42 s at 44.1 kHz: at most ~23 KB of extra read per cut
@@ -38,7 +41,7 @@ def _pack_layout(layout: Mp3Layout) -> bytes:
 
 
 def _unpack_layout(data: bytes, offset: int) -> Mp3Layout:
-    fields = dict(zip(_LAYOUT_FIELDS, _LAYOUT.unpack_from(data, offset)))
+    fields = dict(zip(_LAYOUT_FIELDS, _LAYOUT.unpack_from(data, offset), strict=False))
     for name in ("frames", "stream_end", "end_padding"):
         fields[name] = None if fields[name] < 0 else fields[name]
     fields["vbr"] = bool(fields["vbr"])
@@ -50,7 +53,7 @@ def layout_record(layout: Mp3Layout) -> bytes:
     return _LAYOUT_MAGIC + _pack_layout(layout)
 
 
-def read_source_record(data: bytes) -> "FrameIndex | Mp3Layout":
+def read_source_record(data: bytes) -> FrameIndex | Mp3Layout:
     """A stored record back: a FrameIndex, or the Mp3Layout of a regular CBR file."""
     if data.startswith(_LAYOUT_MAGIC):
         try:
@@ -85,7 +88,7 @@ class FrameIndex:
         return _INDEX_MAGIC + _pack_layout(self.layout) + counts + body
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "FrameIndex":
+    def from_bytes(cls, data: bytes) -> FrameIndex:
         if not data.startswith(_INDEX_MAGIC):
             raise ValueError("not a podclips frame index")
         try:
@@ -94,7 +97,7 @@ class FrameIndex:
             raise ValueError(f"frame index is corrupt: {err}") from None
 
     @classmethod
-    def _decode(cls, data: bytes) -> "FrameIndex":
+    def _decode(cls, data: bytes) -> FrameIndex:
         layout = _unpack_layout(data, len(_INDEX_MAGIC))
         at = len(_INDEX_MAGIC) + _LAYOUT.size
         frame_count, audio_end, step, points = _INDEX.unpack_from(data, at)

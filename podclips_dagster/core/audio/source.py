@@ -7,8 +7,9 @@ never downloaded.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from podclips_dagster.core.audio.mp3 import Mp3Layout, find_frame, id3v2_size, parse_layout
 from podclips_dagster.core.errors import SourceUnreadable
@@ -32,7 +33,7 @@ _NOT_AUDIO = (  # common non-audio files, named in the error
 class CountingReader:
     """Reads one object through a Bucket and counts every byte it returns."""
 
-    bucket: "Bucket"
+    bucket: Bucket
     key: str
     size: int
     bytes_read: int = field(default=0)

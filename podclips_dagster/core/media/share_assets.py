@@ -23,13 +23,15 @@ import logging
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.media.transcript import ClipTranscript, clip_transcript
 from podclips_dagster.core.media.waveform import (
-    decode_mono_pcm, render_waveform_png, waveform_peaks,
+    decode_mono_pcm,
+    render_waveform_png,
+    waveform_peaks,
 )
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.core.stores.mongo import mongo_errors
@@ -126,7 +128,7 @@ def ensure_share_assets(service, spec: ClipSpec, *, force: bool = False) -> Shar
     share.update(
         transcript_timing=transcript.timing, transcript_cues=len(transcript.cues),
         waveform_points=peaks["length"], clip_generated_at=record["generated_at"],
-        generated_at=datetime.now(timezone.utc),
+        generated_at=datetime.now(UTC),
         processing_time_ms=round((time.perf_counter() - started) * 1000),
     )
     record_derived(service, spec, record, {SHARE_FIELD: share})

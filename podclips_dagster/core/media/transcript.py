@@ -10,8 +10,8 @@ better than equal shares for "a" and "infrastructure". The result says so:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from podclips_dagster.core.stores.catalogue import Chunk
 
@@ -79,7 +79,7 @@ def _chunk_words(chunk: Chunk, end: float) -> list[Word]:
     weights = [len(t) + 1 for t in tokens]
     span = max(end - chunk.start_time, 0.0) / sum(weights)
     words, t = [], chunk.start_time
-    for token, weight in zip(tokens, weights):
+    for token, weight in zip(tokens, weights, strict=False):
         words.append(Word(t, t + weight * span, token))
         t += weight * span
     return words

@@ -11,17 +11,24 @@ from __future__ import annotations
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from podclips_dagster.core.media.audiogram import (
-    DEFAULT_VIDEO_SIZE, parse_video_size, render_audiogram,
+    DEFAULT_VIDEO_SIZE,
+    parse_video_size,
+    render_audiogram,
 )
 from podclips_dagster.core.media.probe import probe_media
-from podclips_dagster.core.reporting import MADE_BY_DAGSTER
 from podclips_dagster.core.media.share_assets import (
-    clip_record, download_clip, ensure_share_assets, is_current, record_derived, stored_object,
+    clip_record,
+    download_clip,
+    ensure_share_assets,
+    is_current,
+    record_derived,
+    stored_object,
 )
+from podclips_dagster.core.reporting import MADE_BY_DAGSTER
 from podclips_dagster.core.spec import ClipSpec
 
 VIDEOS_FIELD = "videos"
@@ -98,7 +105,7 @@ def _render_and_store(service, spec: ClipSpec, size: str, record: dict,
         duration = probe_media(out, service.ffmpeg).duration or record["clip_duration_seconds"]
         service.clips_bucket.put_file(key, out, "video/mp4", {
             "chunk-index": str(spec.chunk_index), "video-size": size})
-        stored_at = datetime.now(timezone.utc)
+        stored_at = datetime.now(UTC)
         video = {
             **stored_object(service, key, out.stat().st_size),
             "duration": round(duration, 3),

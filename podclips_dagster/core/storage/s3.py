@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import quote
 
 import boto3
@@ -26,7 +26,7 @@ def _unavailable(err: Exception, what: str) -> DependencyUnavailable:
 
 
 class S3Bucket:
-    def __init__(self, storage: "S3Storage", name: str, public_base_url: str | None):
+    def __init__(self, storage: S3Storage, name: str, public_base_url: str | None):
         self.name = name
         self._storage = storage
         self._public_base_url = public_base_url
@@ -141,7 +141,7 @@ class S3Storage:
         self.url_ttl_seconds = url_ttl_seconds
 
     @classmethod
-    def from_settings(cls, settings) -> "S3Storage":
+    def from_settings(cls, settings) -> S3Storage:
         return cls(settings.s3_endpoint_url, settings.aws_region,
                    settings.clips_public_base_url, settings.clip_url_ttl_seconds)
 

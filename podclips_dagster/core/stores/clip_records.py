@@ -7,7 +7,7 @@ the service treats such a record as a miss and heals it.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.spec import ClipSpec
@@ -63,7 +63,7 @@ class ClipRecords:
         return found
 
     def save(self, spec: ClipSpec, fields: dict) -> dict:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         # update_one + find_one: find_one_and_update scans the collection on SecantusDB.
         with mongo_errors(f"recording {spec.describe()}"):
             self.collection.update_one(
@@ -76,7 +76,7 @@ class ClipRecords:
     def mark_confirmed(self, spec: ClipSpec) -> None:
         with mongo_errors(f"confirming {spec.describe()}"):
             self.collection.update_one(_clip_filter(spec),
-                                       {"$set": {"confirmed_at": datetime.now(timezone.utc)}})
+                                       {"$set": {"confirmed_at": datetime.now(UTC)}})
 
     def revive(self, spec: ClipSpec) -> None:
         """A retired clip in use again: retention counts its age from now, and the
@@ -85,7 +85,7 @@ class ClipRecords:
             self.collection.update_one(
                 {**_clip_filter(spec), "retired_at": {"$ne": None}},
                 {"$unset": {"retired_at": ""},
-                 "$set": {"revived_at": datetime.now(timezone.utc), "dagster_reported_at": None}})
+                 "$set": {"revived_at": datetime.now(UTC), "dagster_reported_at": None}})
 
     def delete(self, spec: ClipSpec) -> None:
         with mongo_errors(f"deleting the record of {spec.describe()}"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bson import Binary
 
@@ -23,6 +23,6 @@ class MongoFrameIndexStore:
             self.collection.replace_one(
                 {"_id": source_id},
                 {"data": Binary(data), "size_bytes": len(data),
-                 "created_at": datetime.now(timezone.utc)},
+                 "created_at": datetime.now(UTC)},
                 upsert=True,
             )

@@ -6,13 +6,17 @@ what a person wants to see: the top clips, the score distribution, the model
 in use and its measured lift.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import numpy as np
 
 from podclips_dagster.core.demand.offline.planning import (
-    MIN_MODEL_AUC, DemandScores, choose_strategy, score_clip_demand, train_from_history,
+    MIN_MODEL_AUC,
+    DemandScores,
+    choose_strategy,
+    score_clip_demand,
+    train_from_history,
 )
 from podclips_dagster.core.demand.offline.store import save_model
 from podclips_dagster.defs.clips.assets import episode_metadata, transcript_chunks
@@ -52,7 +56,7 @@ SCORE_SCHEMA = dg.TableSchema(columns=[
 def demand_model(context: dg.AssetExecutionContext,
                  clip_service: ClipServiceResource) -> dg.MaterializeResult:
     service = clip_service.get_service()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         model = train_from_history(service, now)
     except ValueError as err:
@@ -86,7 +90,7 @@ def demand_model(context: dg.AssetExecutionContext,
 )
 def clip_demand(context: dg.AssetExecutionContext,
                 clip_service: ClipServiceResource) -> dg.MaterializeResult:
-    result = score_clip_demand(clip_service.get_service(), datetime.now(timezone.utc))
+    result = score_clip_demand(clip_service.get_service(), datetime.now(UTC))
     context.log.info("%d event(s) over %d episode(s): %d candidate chunk(s) scored by %s, "
                      "%d stored", result.events, result.episodes, len(result.scores),
                      result.strategy.name, len(result.stored))

@@ -4,8 +4,8 @@ import hashlib
 
 import dagster as dg
 
-from podclips_dagster.core.demand.online.precut import PRECUT_SOURCE
 from podclips_dagster.core.demand.online.keys import ClipKey
+from podclips_dagster.core.demand.online.precut import PRECUT_SOURCE
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import MAX_PARTITIONS_PER_RUN, SOURCE_TAG
 from podclips_dagster.defs.clips.partitions import AUDIO_CLIPS_PARTITIONS_NAME

@@ -7,7 +7,7 @@ at 04:20 UTC: `demand_model` is retrained (env `DEMAND_MODEL_CRON`). A cron is
 part of a schedule's definition, so these are read when the code location loads.
 """
 
-from datetime import timezone
+from datetime import UTC
 
 import dagster as dg
 
@@ -47,7 +47,7 @@ demand_model_schedule = dg.ScheduleDefinition(
 )
 def pregenerate_high_demand_clips(context: dg.ScheduleEvaluationContext,
                                   clip_service: ClipServiceResource):
-    now = context.scheduled_execution_time.astimezone(timezone.utc)
+    now = context.scheduled_execution_time.astimezone(UTC)
     service = clip_service.get_service()
     plan = plan_precuts(service.db, now, service.settings.precut_budget,
                         tick_key=f"schedule:{now:%Y-%m-%dT%H:%M}")

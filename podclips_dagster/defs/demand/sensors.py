@@ -7,7 +7,7 @@ that clear the model's threshold, within the shared budget.
 """
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -30,7 +30,7 @@ from podclips_dagster.defs.resources import ClipServiceResource
 def new_episode_sensor(context: dg.SensorEvaluationContext,
                        clip_service: ClipServiceResource) -> dg.SensorResult:
     service = clip_service.get_service()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     found = find_new_episodes(service.catalogue, json.loads(context.cursor or "{}"), now)
     clips = plan_new_episode_clips(service.db, found.ready, now, service.settings.precut_budget,
                                    latest_model(service.db))

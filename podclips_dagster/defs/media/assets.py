@@ -8,7 +8,7 @@ seconds of CPU per clip, so it runs only when someone asks (the UI,
 `podclips video`, `POST /api/generate-video-clip`).
 """
 
-from typing import Callable
+from collections.abc import Callable
 
 import dagster as dg
 

@@ -38,7 +38,7 @@ class Batch:
     def request_ids(self) -> list:
         return [doc["_id"] for docs in self.requests.values() for doc in docs]
 
-    def only(self, keys: set[str]) -> "Batch":
+    def only(self, keys: set[str]) -> Batch:
         return Batch({k: d for k, d in self.requests.items() if k in keys}, self.run_key)
 
     def run_request(self) -> dg.RunRequest:

@@ -1,7 +1,6 @@
 """Retention: retire the partitions of clips past a configurable age (env CLIP_RETENTION_DAYS)."""
 
-from datetime import datetime, timedelta, timezone
-from typing import Optional
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -14,7 +13,7 @@ RETIRE_PER_RUN = 20_000  # each partition delete is one SQL statement (~2 ms)
 
 
 class RetentionConfig(dg.Config):
-    max_age_days: Optional[int] = None  # None: env CLIP_RETENTION_DAYS, else 30
+    max_age_days: int | None = None  # None: env CLIP_RETENTION_DAYS, else 30
     delete_clips: bool = False  # also delete the objects and records
 
 
@@ -30,7 +29,7 @@ def retire_expired_clips(context: dg.OpExecutionContext, config: RetentionConfig
                          clip_service: ClipServiceResource) -> dg.Output[None]:
     service = clip_service.get_service()
     days = retention_days(config, service.settings)
-    cutoff = datetime.now(timezone.utc) - timedelta(days=days)
+    cutoff = datetime.now(UTC) - timedelta(days=days)
     expired = expired_clips(service, cutoff, RETIRE_PER_RUN)
     wanted = ClipRequests(service.db).active_keys([spec.partition_key for _, spec in expired])
     expired = [(rid, spec) for rid, spec in expired if spec.partition_key not in wanted]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 from bson import ObjectId
@@ -20,7 +20,10 @@ from bson import ObjectId
 from podclips_dagster.core.media.audiogram import VIDEO_SIZES
 from podclips_dagster.core.media.videos import find_video
 from podclips_dagster.core.reporting import (
-    mark_reported, mark_videos_reported, unreported_clips, unreported_videos,
+    mark_reported,
+    mark_videos_reported,
+    unreported_clips,
+    unreported_videos,
 )
 from podclips_dagster.core.request_triage import triage
 from podclips_dagster.core.requests import ClipRequests
@@ -28,7 +31,8 @@ from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import MAX_PARTITIONS_PER_RUN, audio_clips, clip_metadata
 from podclips_dagster.defs.clips.jobs import audio_clips_job
 from podclips_dagster.defs.clips.partitions import (
-    AUDIO_CLIPS_PARTITIONS_NAME, audio_clips_partitions,
+    AUDIO_CLIPS_PARTITIONS_NAME,
+    audio_clips_partitions,
 )
 from podclips_dagster.defs.media.assets import clip_videos, video_metadata
 from podclips_dagster.defs.requests.batches import Batch, plan_batches
@@ -117,7 +121,7 @@ def clip_request_watchdog(context: dg.SensorEvaluationContext,
                           clip_service: ClipServiceResource) -> dg.SkipReason:
     service = clip_service.get_service()
     store = ClipRequests(service.db)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     by_run_key: dict[str, list[dict]] = defaultdict(list)
     for doc in store.queued_older_than(now - LAUNCH_GRACE, limit=PAGE_SIZE):
         by_run_key[doc["run_key"]].append(doc)
@@ -173,7 +177,7 @@ def outside_clips_sensor(context: dg.SensorEvaluationContext,
     mark_reported(service, [_record_id(i) for i in looked_at.get("clips", [])])
     mark_videos_reported(service, [(_record_id(i), size) for i, size in looked_at.get("videos", [])])
     # A run's materialization lands just after its record: give it time to.
-    made_before = datetime.now(timezone.utc) - REPORT_LAG
+    made_before = datetime.now(UTC) - REPORT_LAG
     clips = unreported_clips(service, made_before, REPORT_PAGE_SIZE)
     videos = unreported_videos(service, VIDEO_SIZES, made_before, REPORT_PAGE_SIZE)
     events = _clip_events(context.instance, service, clips) + \

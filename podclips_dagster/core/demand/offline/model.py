@@ -21,7 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from podclips_dagster.core.demand.offline.features import FeatureConfig, candidate_chunks, chunk_features
+from podclips_dagster.core.demand.offline.features import (
+    FeatureConfig,
+    candidate_chunks,
+    chunk_features,
+)
 
 MODEL_FAMILY = "demand-logreg-v1"
 
@@ -120,7 +124,7 @@ class DemandModel:
 
     def coefficients(self) -> dict[str, float]:
         return {"intercept": float(self.weights[0]),
-                **{n: float(w) for n, w in zip(self.names, self.weights[1:])}}
+                **{n: float(w) for n, w in zip(self.names, self.weights[1:], strict=False)}}
 
     def to_dict(self) -> dict:
         return {"family": MODEL_FAMILY, "version": self.version, "names": self.names,
@@ -129,7 +133,7 @@ class DemandModel:
                 "metrics": self.metrics}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "DemandModel":
+    def from_dict(cls, data: dict) -> DemandModel:
         if data.get("family") != MODEL_FAMILY:
             raise ValueError(f"not a {MODEL_FAMILY} model: {data.get('family')!r}")
         return cls(np.array(data["weights"]), np.array(data["mean"]), np.array(data["scale"]),

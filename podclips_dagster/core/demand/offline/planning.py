@@ -17,18 +17,32 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from podclips_dagster.core.demand.online.budget import PrecutBudget, PrecutLedger
-from podclips_dagster.core.demand.online.events import COLLECTION as EVENTS, EVENT_COLUMNS
 from podclips_dagster.core.demand.offline.features import chunk_features
 from podclips_dagster.core.demand.offline.model import DemandModel, train_demand_model
 from podclips_dagster.core.demand.offline.scoring import ClipKey, select_clips_to_precut
 from podclips_dagster.core.demand.offline.store import (
-    CATALOGUE_COLUMNS, PODCAST_COLUMNS, batches, chunk_counts, clips_not_to_cut, latest_model,
-    load_catalogue, load_events, load_scores, podcast_demand, save_scores, with_aliases,
+    CATALOGUE_COLUMNS,
+    PODCAST_COLUMNS,
+    batches,
+    chunk_counts,
+    clips_not_to_cut,
+    latest_model,
+    load_catalogue,
+    load_events,
+    load_scores,
+    podcast_demand,
+    save_scores,
+    with_aliases,
 )
 from podclips_dagster.core.demand.offline.strategies import (
-    DecayScore, LearnedModel, RecentEpisodes, Strategy,
+    DecayScore,
+    LearnedModel,
+    RecentEpisodes,
+    Strategy,
 )
+from podclips_dagster.core.demand.online.budget import PrecutBudget, PrecutLedger
+from podclips_dagster.core.demand.online.events import COLLECTION as EVENTS
+from podclips_dagster.core.demand.online.events import EVENT_COLUMNS
 from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
 
 LOOKBACK = timedelta(hours=72)  # what the features look at (their longest half-life is 72 h)

@@ -12,15 +12,13 @@ are returned.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 from podclips_dagster.core.demand.offline.features import DURATIONS
 from podclips_dagster.core.demand.online.keys import ClipKey
-
-
 
 
 def decay_score(features: pd.DataFrame, play_weight: float = 0.5,

@@ -22,7 +22,8 @@ from pymongo import ASCENDING, DESCENDING
 from podclips_dagster.core.demand.offline.model import DemandModel
 from podclips_dagster.core.demand.online.events import EVENT_COLUMNS, as_utc
 from podclips_dagster.core.demand.online.keys import ClipKey
-from podclips_dagster.core.requests import ACTIVE, COLLECTION as REQUESTS_COLLECTION
+from podclips_dagster.core.requests import ACTIVE
+from podclips_dagster.core.requests import COLLECTION as REQUESTS_COLLECTION
 from podclips_dagster.core.service import AUDIO_CLIPS_COLLECTION
 
 MODELS_COLLECTION = "demand_models"

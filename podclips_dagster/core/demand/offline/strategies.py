@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
-from podclips_dagster.core.demand.offline.features import FeatureConfig, candidate_chunks, chunk_features
+from podclips_dagster.core.demand.offline.features import (
+    FeatureConfig,
+    candidate_chunks,
+    chunk_features,
+)
 from podclips_dagster.core.demand.offline.model import DemandModel
 from podclips_dagster.core.demand.offline.scoring import (
     ClipKey,
@@ -23,8 +26,7 @@ from podclips_dagster.core.demand.offline.scoring import (
     recent_score,
     select_clips_to_precut,
 )
-
-
+from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
 
 
 @dataclass

@@ -15,8 +15,8 @@ looks back a few days.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from pymongo import ASCENDING, IndexModel
 
@@ -29,8 +29,8 @@ TTL_INDEX = "ts_ttl"
 
 def as_utc(ts: datetime | None) -> datetime:
     if ts is None:
-        return datetime.now(timezone.utc)
-    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+        return datetime.now(UTC)
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def ensure_indexes(collection, ttl_days: float = 30) -> None:

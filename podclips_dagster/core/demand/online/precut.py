@@ -23,8 +23,8 @@ an optimisation, and a failure is logged, not passed to the user.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from bson import ObjectId
 
@@ -66,7 +66,7 @@ def queue_precuts(service, shown: list[ClipSpec], available: Iterable[ClipSpec],
 
     `available` are the results whose clip exists. Returns the requests queued.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     try:
         ledger = PrecutLedger(service.db, budget or service.settings.precut_budget)
         spare_hours = ledger.spare_hours(now)
@@ -87,7 +87,7 @@ def queue_precut_after_play(service, played: ClipSpec, now: datetime | None = No
                             policy: SidecarPrecut = SidecarPrecut(),
                             claimed_by: str | None = None) -> list[dict]:
     """With budget to spare, queue the chunk after one just played, if it exists and is not cut."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     try:
         ledger = PrecutLedger(service.db, budget or service.settings.precut_budget)
         if not policy.wants_next_chunk(ledger.spare_hours(now)):

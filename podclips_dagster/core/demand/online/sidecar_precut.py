@@ -5,8 +5,8 @@ No pandas here: the sidecar (and its Lambda package) imports it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from podclips_dagster.core.demand.online.keys import ClipKey
 
