@@ -14,8 +14,8 @@ The production rate limits stay on (10 per minute per IP, 100 per hour per
 key): requests come from many simulated clients, each bound to its own
 loopback address (127.0.x.y) with one of several keys and each within its
 limits, so the limits' MongoDB work is in every figure at its real size. It
-compares with the running system's figures
-(docs/architecture.md, "The system it replaces") and with a baseline measured in the same run: the naive
+compares with the running system's figures (docs/architecture.md, "The
+system it replaces") and with a baseline measured in the same run: the naive
 cut of today's system (download the whole source, then FFmpeg), which
 leaves out its HTTP and lookup costs and so flatters it. Prints a table and,
 as its last line, one JSON object.
@@ -240,7 +240,8 @@ def main(argv: list[str] | None = None) -> dict:
                "S3_SOURCE_BUCKET": "raw-bench", "S3_CLIPS_BUCKET": "clips-bench",
                "PODCLIPS_HOME": tempfile.mkdtemp(prefix="podclips-bench-"),
                "RATE_LIMIT_PER_IP_PER_MINUTE": "10", "RATE_LIMIT_PER_KEY_PER_HOUR": "100",
-               # cuts on the clip routes only: a pre-cut of the next chunk would turn misses into hits
+               # cuts on the clip routes only: a pre-cut of the next chunk would turn misses
+               # into hits
                "PRECUT_MODE": "queue"}
         api = _spawn(["-m", "uvicorn", "--factory", "podclips_dagster.sidecar.app:create_app",
                       "--host", "127.0.0.1", "--port", str(api_port), "--no-proxy-headers",

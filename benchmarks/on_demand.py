@@ -304,8 +304,8 @@ def main() -> None:
                                                                      1e-3), 1),
         "throughput_ratio": round(throughput["clips_per_s"] / max(base_rate, 1e-3), 2),
         "sidecar_precut_queue_over_direct_p50": round(
-            result["sidecar_precut_s"]["queue"]["p50"] / max(result["sidecar_precut_s"]["direct"]["p50"],
-                                                         1e-3), 1)}
+            result["sidecar_precut_s"]["queue"]["p50"]
+            / max(result["sidecar_precut_s"]["direct"]["p50"], 1e-3), 1)}
     print_table(result)
     if args.keep:
         print(f"kept {tmp}", file=sys.stderr)
@@ -330,7 +330,8 @@ def print_table(r: dict) -> None:
          f"{r['repeat_request']['new_runs']} new run(s)", "-"),
         ("sidecar pre-cut: shown -> cut, p50 / p95 (s)",
          f"{r['sidecar_precut_s']['queue']['p50']} / {r['sidecar_precut_s']['queue']['p95']}",
-         f"{r['sidecar_precut_s']['direct']['p50']} / {r['sidecar_precut_s']['direct']['p95']} (sidecar)"),
+         f"{r['sidecar_precut_s']['direct']['p50']} / "
+         f"{r['sidecar_precut_s']['direct']['p95']} (sidecar)"),
     ]
     print(f"{'on-demand via Dagster':36} {'dagster':>22} {'ensure_clip direct':>20}")
     for name, ours, base in rows:

@@ -118,7 +118,8 @@ class ReplayResult:
     def metrics(self) -> dict:
         """The four numbers of the benchmark's JSON line."""
         return {
-            "first_play_hit_rate": self.first_play_hits / self.first_plays if self.first_plays else 0.0,
+            "first_play_hit_rate": (self.first_play_hits / self.first_plays
+                                    if self.first_plays else 0.0),
             "overall_hit_rate": self.hits / self.plays if self.plays else 0.0,
             "clips_cut": int(self.precut),
             "chunks_fraction": self.precut / self.total_chunks if self.total_chunks else 0.0,
@@ -154,10 +155,12 @@ class PreparedLog:
                 self.first[i] = True
                 self.first_after_impression[i] = key in shown
         self.total_chunks = int(catalogue["chunks"].sum())
-        self.chunks = dict(zip(catalogue["episode_id"], catalogue["chunks"].astype(int), strict=False))
+        self.chunks = dict(zip(catalogue["episode_id"], catalogue["chunks"].astype(int),
+                               strict=False))
 
 
-def replay(prepared: PreparedLog, strategy: Strategy, eval_start=None, budget_fraction: float = 0.05,
+def replay(prepared: PreparedLog, strategy: Strategy, eval_start=None,
+           budget_fraction: float = 0.05,
            lookback_hours: float = 72.0, sidecar_precut_latency_s: float = 1.0,
            schedule_latency_s: float = 300.0) -> ReplayResult:
     """Replay `prepared` from `eval_start` (default: its first event) to its end.
@@ -193,7 +196,8 @@ def replay(prepared: PreparedLog, strategy: Strategy, eval_start=None, budget_fr
         if allowed > 0:
             lo = int(np.searchsorted(t, boundary - lookback_hours * HOUR))
             now = pd.Timestamp(int(boundary * 1e9), tz="UTC")
-            for key in strategy.plan(prepared.events.iloc[lo:i], prepared.catalogue, now, ready, allowed):
+            for key in strategy.plan(prepared.events.iloc[lo:i], prepared.catalogue, now, ready,
+                                     allowed):
                 ready[key] = boundary + schedule_latency_s
                 precut.add(key)
                 r["precut"] += 1
@@ -202,7 +206,8 @@ def replay(prepared: PreparedLog, strategy: Strategy, eval_start=None, budget_fr
             key = prepared.keys[j]
             if not prepared.is_play[j]:
                 spare = allowance(t[j]) - r["precut"]
-                if fast and spare > 0 and key not in ready and fast.wants(prepared.rank[j], spare / hourly):
+                if fast and spare > 0 and key not in ready \
+                        and fast.wants(prepared.rank[j], spare / hourly):
                     ready[key] = t[j] + sidecar_precut_latency_s
                     precut.add(key)
                     r["precut"] += 1

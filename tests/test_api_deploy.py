@@ -67,7 +67,8 @@ def test_template_declares_the_design(template):
     assert actions == {"s3:GetObject", "s3:PutObject", "s3:ListBucket",  # no wildcards
                        "lambda:InvokeFunction"}
     (invoke,) = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
-    assert invoke["Resource"]["Fn::Sub"].endswith(f":function:{function['FunctionName']}")  # itself only
+    # itself only
+    assert invoke["Resource"]["Fn::Sub"].endswith(f":function:{function['FunctionName']}")
     assert function["EventInvokeConfig"] == {"MaximumRetryAttempts": 0,
                                              "MaximumEventAgeInSeconds": 60}
     bucket = resources["ClipsBucket"]["Properties"]

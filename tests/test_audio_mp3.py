@@ -156,7 +156,8 @@ def test_index_of_an_hour_of_vbr_is_small_and_quick():
     lengths = {int(i): frame_length(header(int(i)))[0] for i in range(5, 12)}
     sizes = np.array([lengths[int(i)] for i in indexes])
     stream = bytearray(int(sizes.sum()))
-    for offset, i in zip(np.concatenate(([0], np.cumsum(sizes)[:-1])).tolist(), indexes.tolist(), strict=False):
+    offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).tolist()
+    for offset, i in zip(offsets, indexes.tolist(), strict=False):
         stream[offset:offset + 4] = header(i).to_bytes(4, "big")
     data = bytes(stream)
     layout = Mp3Layout(0, 44100, 2, 1152, 128, True, None, None, 0, None)

@@ -1,4 +1,5 @@
-"""Demand in Dagster on real servers: scores, model, schedule, new-episode sensor, sidecar pre-cut."""
+"""Demand in Dagster on real servers: scores, model, schedule, new-episode sensor, sidecar
+pre-cuts."""
 
 import json
 import threading
@@ -130,7 +131,8 @@ def test_demand_model_trains_on_a_small_log_and_clip_demand_uses_it(service, res
         {"guid": e, "podcast_name": p, "published_at": (t + shift).to_pydatetime()}
         for e, p, t in zip(cat["episode_id"], cat["podcast"], cat["published_at"], strict=False)])
     service.catalogue.chunks.insert_many([{"episode_id": e, "chunk_index": i}
-                                          for e, n in zip(cat["episode_id"], cat["chunks"], strict=False)
+                                          for e, n in zip(cat["episode_id"], cat["chunks"],
+                                                          strict=False)
                                           for i in range(n)])
     log = world.log.assign(ts=world.log["ts"] + shift)
     service.db[EVENTS].insert_many([
@@ -192,7 +194,8 @@ def test_schedule_respects_budget_skips_clips_that_exist_and_registers_what_it_l
 
 def test_schedule_paces_the_daily_budget_and_leaves_the_sidecar_precut_its_share(service):
     day = datetime(2025, 3, 3, tzinfo=UTC)
-    budget = PrecutBudget(per_day=48, per_run=100)  # 2 an hour, 1 of them kept for the sidecar pre-cut
+    # 2 an hour, 1 of them kept for the sidecar pre-cut
+    budget = PrecutBudget(per_day=48, per_run=100)
     ranked = scores_frame([("ep", c, 100.0 - c) for c in range(40)])
     granted = []
     for hour in (0, 1, 5):
@@ -236,7 +239,8 @@ def test_sidecar_precut_queues_top_results_within_its_budget(service):
     assert queue_precuts(service, [ClipSpec("ep-2", 0)], set(), now, tight) == []  # spent
 
     # Concurrent lookups never overspend: the day's count is a compare-and-set.
-    roomy, eager = PrecutBudget(per_day=480), SidecarPrecut(spare_hours=0)  # 23 by 00:10, any rank <= 10
+    # 23 by 00:10, any rank <= 10
+    roomy, eager = PrecutBudget(per_day=480), SidecarPrecut(spare_hours=0)
     results = []
     threads = [threading.Thread(target=lambda n=n: results.append(queue_precuts(
         service, [ClipSpec(f"busy-{n}", c) for c in range(10)], set(), now, roomy, eager)))

@@ -24,14 +24,16 @@ def test_writer_and_loader_round_trip(mongo_db):
     writer.record_impressions([{"episode_id": "substack:post:9", "chunk_index": 4},
                                {"episode_id": "a/b:c", "chunk_index": 0}], ts=T0)
     writer.record_play("substack:post:9", 4, duration_seconds=60, ts=T0 + timedelta(seconds=20))
-    writer.record_play("a/b:c", 1, ts=T0 + timedelta(hours=2), source="clip_request", type="request")
+    writer.record_play("a/b:c", 1, ts=T0 + timedelta(hours=2), source="clip_request",
+                       type="request")
     assert writer.pending() == 4 and coll.count_documents({}) == 0  # batched, not yet written
     assert writer.flush() == 4
     assert writer.pending() == 0 and writer.flush() == 0
 
     frame = load_events(coll, since=T0, until=T0 + timedelta(hours=1))
     assert list(frame.columns) == EVENT_COLUMNS
-    assert frame[["type", "episode_id", "chunk_index", "duration_seconds", "source"]].values.tolist() == [
+    columns = ["type", "episode_id", "chunk_index", "duration_seconds", "source"]
+    assert frame[columns].values.tolist() == [
         ["impression", "substack:post:9", 4, 30, "lookup"],
         ["impression", "a/b:c", 0, 30, "lookup"],
         ["play", "substack:post:9", 4, 60, "sidecar"],

@@ -62,7 +62,8 @@ def row(frame, episode_id, chunk_index):
 
 
 def test_chunk_features_exact_numbers(events, catalogue):
-    cfg = FeatureConfig(half_life_hours=6.0, short_half_life_hours=1.0, podcast_half_life_hours=72.0)
+    cfg = FeatureConfig(half_life_hours=6.0, short_half_life_hours=1.0,
+                        podcast_half_life_hours=72.0)
     f = chunk_features(events, catalogue, NOW, config=cfg)
     c3 = row(f, "substack:post:1", 3)
     assert c3["impressions"] == 3
@@ -117,7 +118,8 @@ def test_candidates(events, catalogue):
 
 def test_chunk_without_events_and_column_named_duration(events, catalogue):
     cand = pd.DataFrame({"episode_id": ["ep/b"], "chunk_index": [3]})
-    f = chunk_features(events.rename(columns={"duration_seconds": "duration"}), catalogue, NOW, cand)
+    f = chunk_features(events.rename(columns={"duration_seconds": "duration"}), catalogue, NOW,
+                       cand)
     assert len(f) == 1
     assert f.loc[0, "impressions"] == 0 and f.loc[0, "plays_decayed"] == 0
     assert f.loc[0, "episode_plays_decayed"] == pytest.approx(2**-12)
@@ -126,4 +128,5 @@ def test_chunk_without_events_and_column_named_duration(events, catalogue):
 
 def test_unknown_candidate_episode_is_an_error(events, catalogue):
     with pytest.raises(ValueError, match="not in the catalogue"):
-        chunk_features(events, catalogue, NOW, pd.DataFrame({"episode_id": ["nope"], "chunk_index": [0]}))
+        chunk_features(events, catalogue, NOW,
+                       pd.DataFrame({"episode_id": ["nope"], "chunk_index": [0]}))

@@ -62,7 +62,8 @@ def test_replay_counts_hits_misses_and_budget():
                         "duration": 30})
     prepared = PreparedLog(catalogue, log)
     none = replay(prepared, Strategy(), t0)
-    assert (none.plays, none.first_plays, none.hits, none.precut, none.cut_on_miss) == (4, 3, 1, 0, 3)
+    assert (none.plays, none.first_plays, none.hits, none.precut,
+            none.cut_on_miss) == (4, 3, 1, 0, 3)
     assert (none.missed_unseen, none.missed_late) == (1, 0)  # chunk 3 was never shown
     # budget: 5 % of 100 chunks = 5 clips over 2 h, never 2 h spare: only rank <= 2 is queued
     fast = replay(prepared, Strategy(name="fast", sidecar_precut=SidecarPrecut(max_rank=2)), t0)
@@ -71,7 +72,8 @@ def test_replay_counts_hits_misses_and_budget():
     assert fast.metrics() == {"first_play_hit_rate": 1 / 3, "overall_hit_rate": 0.5,
                               "clips_cut": 1, "chunks_fraction": 0.01}
     # a generous budget: rank 3 and the chunk after each play are queued as well
-    spare = replay(prepared, Strategy(name="spare", sidecar_precut=SidecarPrecut(max_rank=2, spare_hours=0.5)),
+    spare = replay(prepared, Strategy(name="spare",
+                                      sidecar_precut=SidecarPrecut(max_rank=2, spare_hours=0.5)),
                    t0, budget_fraction=0.5)
     assert (spare.first_play_hits, spare.precut, spare.precut_played) == (3, 4, 3)
     # a pre-cut that is not ready yet when the play comes is a miss
@@ -87,7 +89,8 @@ def test_files_round_trip(world, tmp_path):
     first = json.loads((tmp_path / "l.jsonl").read_text().splitlines()[0])
     assert set(first) <= {"ts", "type", "episode_id", "chunk_index", "rank", "duration"}
     assert first["ts"].endswith("Z")
-    pd.testing.assert_frame_equal(read_catalogue(tmp_path / "c.jsonl"), world.catalogue, check_dtype=False)
+    pd.testing.assert_frame_equal(read_catalogue(tmp_path / "c.jsonl"), world.catalogue,
+                                  check_dtype=False)
     pd.testing.assert_frame_equal(read_log(tmp_path / "l.jsonl"), world.log, check_dtype=False)
 
 
@@ -115,7 +118,8 @@ def test_benchmark_prints_table_and_json_line(world, tmp_path):
 
 def test_benchmark_rejects_bad_arguments(tmp_path):
     script = str(ROOT / "benchmarks" / "demand_replay.py")
-    out = subprocess.run([sys.executable, script, "--log", "x.jsonl"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, script, "--log", "x.jsonl"], capture_output=True,
+                         text=True)
     assert out.returncode == 2 and "--catalogue and --log go together" in out.stderr
     (tmp_path / "c.jsonl").write_text('{"episode_id": "e", "chunks": 3}\n')
     (tmp_path / "l.jsonl").write_text('{"ts": "2025-03-03T00:00:00Z", "type": "click"}\n')
@@ -139,6 +143,7 @@ def test_generated_interest_falls_with_age_and_favours_a_few_episodes():
         return shown[age_days.between(0, 60)].mean() / shown[age_days > 240].mean(), top_tenth
 
     new_vs_old, top_tenth = shown_per_episode(cfg)
-    flat_new_vs_old, flat_top_tenth = shown_per_episode(replace(cfg, episode_zipf=0.0, interest_floor=1e6))
+    flat_new_vs_old, flat_top_tenth = shown_per_episode(
+        replace(cfg, episode_zipf=0.0, interest_floor=1e6))
     assert new_vs_old > 3 and flat_new_vs_old < 1.5  # 5.8 and 0.9 with this seed
     assert top_tenth > flat_top_tenth + 0.08  # 0.75 and 0.62: podcasts and queries are Zipf in both

@@ -19,7 +19,8 @@ SMALL = SyntheticConfig(seed=11, n_podcasts=12, back_catalogue_days=40, n_querie
 
 
 def scores(rows):
-    return pd.DataFrame(rows, columns=["episode_id", "chunk_index", "score", "share_15", "share_30", "share_60"])
+    return pd.DataFrame(rows, columns=["episode_id", "chunk_index", "score", "share_15",
+                                       "share_30", "share_60"])
 
 
 def test_selector_respects_budget_and_skips_existing():
@@ -52,10 +53,12 @@ def test_sidecar_precut_queues_top_results_not_cut():
     items = [{"episode_id": "a", "chunk_index": 1}, {"episode_id": "b", "chunk_index": 2},
              {"episode_id": "c", "chunk_index": 3}]
     assert fast.clips_to_queue(items, existing={("a", 1, 30)}) == [("b", 2, 30)]
-    assert fast.clips_to_queue(items, existing=set(), duration_seconds=60) == [("a", 1, 60), ("b", 2, 60)]
+    assert fast.clips_to_queue(items, existing=set(), duration_seconds=60) == [
+        ("a", 1, 60), ("b", 2, 60)]
     # with more than `spare_hours` of budget unspent, lower ranks are queued too
     spare = fast.spare_hours + 1
-    assert fast.clips_to_queue(items, {("a", 1, 30)}, spare_hours=spare) == [("b", 2, 30), ("c", 3, 30)]
+    assert fast.clips_to_queue(items, {("a", 1, 30)}, spare_hours=spare) == [
+        ("b", 2, 30), ("c", 3, 30)]
     assert not fast.wants_next_chunk(0.0) and fast.wants_next_chunk(spare)
 
 
@@ -67,7 +70,8 @@ def small_world():
 def test_model_trains_scores_and_round_trips(small_world):
     log = small_world.log
     end = log["ts"].iloc[-1]
-    model = train_demand_model(log, small_world.catalogue, small_world.eval_start, end, every_hours=6)
+    model = train_demand_model(log, small_world.catalogue, small_world.eval_start, end,
+                               every_hours=6)
     m = model.metrics
     assert m["trained_rows"] > 1000 and 0 < m["positive_rate"] < 0.5
     assert m["holdout_auc"] > 0.6  # better than chance on later, unseen sample times
@@ -79,7 +83,8 @@ def test_model_trains_scores_and_round_trips(small_world):
     scored = strategy.score_chunks(window, small_world.catalogue, now)
     assert ((scored["score"] > 0) & (scored["score"] < 1)).all()
     # shown at rank 1 in the last hour beats never shown
-    hot = scored[(scored["best_rank"] == 1) & (scored["hours_since_impression"] < 1)]["score"].median()
+    just_shown = (scored["best_rank"] == 1) & (scored["hours_since_impression"] < 1)
+    hot = scored[just_shown]["score"].median()
     cold = scored[scored["best_rank"].isna()]["score"].median()
     assert hot > cold
     clips = strategy.plan(window, small_world.catalogue, now, existing=set(), budget=25)

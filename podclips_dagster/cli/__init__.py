@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # the last line of defence: a message, not a traceback
         if args.debug:
             traceback.print_exc()
-        say(f"podclips: unexpected error: {type(err).__name__}: {err} (run with --debug for details)")
+        say(f"podclips: unexpected error: {type(err).__name__}: {err} "
+            "(run with --debug for details)")
         return 1
 
 

@@ -34,7 +34,8 @@ def unreported_clips(service, made_before: datetime,
     """
     collection = service.records.collection
     with mongo_errors("reading unreported clips"):
-        ensure_index_once(collection, [(REPORTED_FIELD, 1), ("generated_at", 1)], "dagster_reporting")
+        ensure_index_once(collection, [(REPORTED_FIELD, 1), ("generated_at", 1)],
+                          "dagster_reporting")
         records = list(collection.find(
             {REPORTED_FIELD: None, "generated_at": {"$lt": made_before},
              "status": {"$in": ["ready", None]}},
@@ -70,7 +71,8 @@ def unreported_videos(service, sizes, made_before: datetime,
             ensure_index_once(collection, [(reported, 1), (made, 1)], f"dagster_reporting_{size}")
             records = list(collection.find({reported: None, made: {"$lt": made_before}})
                            .sort(made, 1).limit(limit - len(found)))
-        found += [(spec_of(record), size, record) for record in records]  # None: acknowledged, skipped
+        # A spec of None: acknowledged, skipped.
+        found += [(spec_of(record), size, record) for record in records]
         if len(found) >= limit:
             break
     return found

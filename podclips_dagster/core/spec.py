@@ -110,7 +110,8 @@ class ClipSpec:
     @property
     def object_key(self) -> str:
         suffix = "" if self.duration_seconds == DEFAULT_DURATION else f"_{self.duration_seconds}s"
-        return f"audio_clips/{object_safe_episode_id(self.episode_id)}/{self.chunk_index}{suffix}.mp3"
+        episode = object_safe_episode_id(self.episode_id)
+        return f"audio_clips/{episode}/{self.chunk_index}{suffix}.mp3"
 
     @classmethod
     def from_partition_key(cls, key: str) -> ClipSpec:
@@ -135,4 +136,5 @@ class ClipSpec:
         return spec
 
     def describe(self) -> str:
-        return f"chunk {self.chunk_index} of episode {self.episode_id!r} ({self.duration_seconds} s)"
+        return (f"chunk {self.chunk_index} of episode {self.episode_id!r} "
+                f"({self.duration_seconds} s)")

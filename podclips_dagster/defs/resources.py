@@ -43,9 +43,9 @@ class ClipServiceResource(dg.ConfigurableResource):
 
 def clip_service_resource() -> ClipServiceResource:
     defaults = Settings.from_env({})  # no environment: the defaults alone
-    fields = {"mongodb_uri": "MONGODB_URI", "mongodb_db": "MONGODB_DB", "storage": "PODCLIPS_STORAGE",
-              "s3_endpoint_url": "S3_ENDPOINT_URL", "source_bucket": "S3_SOURCE_BUCKET",
-              "clips_bucket": "S3_CLIPS_BUCKET"}
+    fields = {"mongodb_uri": "MONGODB_URI", "mongodb_db": "MONGODB_DB",
+              "storage": "PODCLIPS_STORAGE", "s3_endpoint_url": "S3_ENDPOINT_URL",
+              "source_bucket": "S3_SOURCE_BUCKET", "clips_bucket": "S3_CLIPS_BUCKET"}
     # Unset, these two are decided by Settings: no URI at all, and storage follows the URI.
     decided_later = {"mongodb_uri", "storage"}
     return ClipServiceResource(**{

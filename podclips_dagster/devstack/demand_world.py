@@ -107,7 +107,8 @@ def _catalogue(cfg: SyntheticConfig, rng: np.random.Generator) -> pd.DataFrame:
         # published in the (UTC) morning, like most feeds
         days = np.floor(rng.uniform(t0, t1, n) / DAY)
         for day in days:
-            minutes = float(np.clip(rng.lognormal(math.log(cfg.median_episode_minutes), 0.5), 8, 210))
+            minutes = float(np.clip(rng.lognormal(math.log(cfg.median_episode_minutes), 0.5),
+                                    8, 210))
             rows.append((p, day * DAY + rng.uniform(5, 11) * 3600, round(minutes * 60, 1)))
     rows.sort(key=lambda r: r[1])
     start = pd.Timestamp(cfg.start)
@@ -222,7 +223,8 @@ def _browse_plays(cfg, rng, cat, podcasts, pub_s, interest, n):
             continue
         new = np.where(live, pod_w * np.exp(-np.maximum(age, 0) / 5.0), 0.0)
         old = np.where(live, interest, 0.0)
-        w = (1 - cfg.browse_back_catalogue_share) * new / new.sum() + cfg.browse_back_catalogue_share * old / old.sum()
+        w = ((1 - cfg.browse_back_catalogue_share) * new / new.sum()
+             + cfg.browse_back_catalogue_share * old / old.sum())
         e = rng.choice(len(cat), p=w / w.sum())
         c = rng.geometric(0.5) - 1 if rng.random() < 0.6 else rng.integers(chunks[e])
         out.append((t, e, min(int(c), chunks[e] - 1), d))

@@ -35,7 +35,8 @@ class DemoEpisode:
     @property
     def audio_key(self) -> str:
         name = self.title.lower().replace(" ", "_")[:24]
-        return f"{self.feed_slug}/{self.guid}/audio/{name}_{self.guid[:8]}_audio.{_AUDIO_EXT[self.kind]}"
+        extension = _AUDIO_EXT[self.kind]
+        return f"{self.feed_slug}/{self.guid}/audio/{name}_{self.guid[:8]}_audio.{extension}"
 
 
 # Ids cover the forms the catalogue really holds: UUIDs and prefixed special ids.

@@ -83,7 +83,8 @@ def run_dev(settings: Settings, host: str, dagster_port: int, api_port: int, see
         # Each child leads its own process group, so stopping it stops what it started
         # (dagster dev runs a webserver, a daemon and a code server).
         children.append(subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "podclips_dagster.sidecar.app:create_app",
+            [sys.executable, "-m", "uvicorn", "--factory",
+             "podclips_dagster.sidecar.app:create_app",
              "--host", host, "--port", str(api_port), "--log-level", "warning",
              "--no-proxy-headers"],  # client IPs for rate limits: the socket peer only
             env=env, start_new_session=True))

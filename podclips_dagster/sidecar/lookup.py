@@ -50,6 +50,7 @@ def lookup_audio_clips(body: LookupRequest, request: Request, background: Backgr
     observed(request).update(items=len(specs), available=available)
     background.add_task(record_impressions, app, specs)
     # The sidecar pre-cut: pre-cut top-ranked results now, within the shared budget.
-    shown_available = {spec for spec, r in zip(specs, results, strict=False) if r.audio_clip.available}
+    shown_available = {spec for spec, r in zip(specs, results, strict=False)
+                       if r.audio_clip.available}
     background.add_task(precut_results, app, specs, shown_available)
     return LookupResponse(results=results)

@@ -88,7 +88,8 @@ class LocalBucket:
         meta = {"content_type": content_type, "metadata": metadata}
         target.with_name(target.name + ".meta.json").write_text(json.dumps(meta))
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    def put_bytes(self, key: str, data: bytes,
+                  content_type: str = "application/octet-stream") -> None:
         with tempfile.NamedTemporaryFile(delete=False) as tmp:
             tmp.write(data)
         try:

@@ -109,7 +109,8 @@ class S3Bucket:
         except (ClientError, BotoCoreError) as err:
             raise _unavailable(err, f"writing s3://{self.name}/{key}") from None
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    def put_bytes(self, key: str, data: bytes,
+                  content_type: str = "application/octet-stream") -> None:
         try:
             self._client.put_object(Bucket=self.name, Key=key, Body=data, ContentType=content_type)
         except (ClientError, BotoCoreError) as err:

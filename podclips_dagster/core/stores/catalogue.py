@@ -78,7 +78,8 @@ class Catalogue:
             count = self.chunk_count(episode)
             raise ChunkOutOfRange(
                 f"episode {episode.guid!r} has no chunk {chunk_index}"
-                + (f" (it has {count} chunks, 0 to {count - 1})" if count else " (it has no chunks)")
+                + (f" (it has {count} chunks, 0 to {count - 1})" if count
+                   else " (it has no chunks)")
             )
         return self._chunk(doc)
 
@@ -95,7 +96,8 @@ class Catalogue:
 
     def chunks_of(self, episode_id: str) -> list[Chunk]:
         with mongo_errors(f"listing chunks of {episode_id!r}"):
-            docs = self.chunks.find({"episode_id": episode_id}, _CHUNK_FIELDS).sort("chunk_index", 1)
+            docs = self.chunks.find({"episode_id": episode_id},
+                                    _CHUNK_FIELDS).sort("chunk_index", 1)
             return [self._chunk(d) for d in docs if isinstance(d.get("start_time"), (int, float))]
 
     def chunk_count(self, episode: Episode) -> int:

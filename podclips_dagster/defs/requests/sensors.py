@@ -175,7 +175,8 @@ def outside_clips_sensor(context: dg.SensorEvaluationContext,
     if isinstance(looked_at, list):  # the cursor before videos were reported
         looked_at = {"clips": looked_at}
     mark_reported(service, [_record_id(i) for i in looked_at.get("clips", [])])
-    mark_videos_reported(service, [(_record_id(i), size) for i, size in looked_at.get("videos", [])])
+    mark_videos_reported(service, [(_record_id(i), size)
+                                   for i, size in looked_at.get("videos", [])])
     # A run's materialization lands just after its record: give it time to.
     made_before = datetime.now(UTC) - REPORT_LAG
     clips = unreported_clips(service, made_before, REPORT_PAGE_SIZE)

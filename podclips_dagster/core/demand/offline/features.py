@@ -67,10 +67,12 @@ def _event_table(events: pd.DataFrame, catalogue: pd.DataFrame, now: pd.Timestam
     age = age[keep]
     kind = events["type"].to_numpy()[keep]
     imp = kind == "impression"
-    rank = events["rank"].to_numpy(dtype=float)[keep] if "rank" in events else np.full(keep.sum(), np.nan)
+    rank = (events["rank"].to_numpy(dtype=float)[keep] if "rank" in events
+            else np.full(keep.sum(), np.nan))
     w = 0.5 ** (age / cfg.half_life_hours)
     table = pd.DataFrame({
-        "key": code[keep].astype(np.int64) * _KEY + events["chunk_index"].to_numpy(dtype=np.int64)[keep],
+        "key": (code[keep].astype(np.int64) * _KEY
+                + events["chunk_index"].to_numpy(dtype=np.int64)[keep]),
         "imp": imp.astype(float),
         "imp_w": np.where(imp, w, 0.0),
         "imp_short": np.where(imp, 0.5 ** (age / cfg.short_half_life_hours), 0.0),
@@ -143,7 +145,8 @@ def chunk_features(events: pd.DataFrame, catalogue: pd.DataFrame, now,
     out[sums] = out[sums].fillna(0.0)
     before, after = per_chunk.reindex(cand_key - 1), per_chunk.reindex(cand_key + 1)
     for col in ("impressions_decayed", "plays_decayed"):
-        out[f"neighbour_{col}"] = before[col].fillna(0.0).to_numpy() + after[col].fillna(0.0).to_numpy()
+        out[f"neighbour_{col}"] = (before[col].fillna(0.0).to_numpy()
+                                   + after[col].fillna(0.0).to_numpy())
 
     episode = table.assign(code=table["key"] // _KEY).groupby("code")[["imp_w", "play_w"]].sum()
     ep = episode.reindex(cand_code).fillna(0.0)
@@ -164,7 +167,8 @@ def chunk_features(events: pd.DataFrame, catalogue: pd.DataFrame, now,
     total = out[[f"dur_{d}" for d in DURATIONS]].sum(axis=1).to_numpy()
     for d in DURATIONS:
         default = 1.0 if d == 30 else 0.0
-        out[f"share_{d}"] = np.where(total > 0, out[f"dur_{d}"].to_numpy() / np.where(total > 0, total, 1), default)
+        out[f"share_{d}"] = np.where(
+            total > 0, out[f"dur_{d}"].to_numpy() / np.where(total > 0, total, 1), default)
 
     result = out[FEATURE_COLUMNS].reset_index(drop=True)
     result.insert(0, "episode_id", candidates["episode_id"].to_numpy())

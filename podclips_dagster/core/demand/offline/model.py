@@ -48,7 +48,8 @@ def model_matrix(f: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
         "log_rank_weighted": _log(f["rank_weighted_impressions"]),
         "inverse_best_rank": inv_rank,
         "shown": shown.astype(float),
-        "log_hours_since_impression": np.where(shown, _log(f["hours_since_impression"].fillna(0)), 0.0),
+        "log_hours_since_impression": np.where(
+            shown, _log(f["hours_since_impression"].fillna(0)), 0.0),
         "log_plays_decayed": _log(f["plays_decayed"]),
         "log_neighbour_impressions": _log(f["neighbour_impressions_decayed"]),
         "log_neighbour_plays": _log(f["neighbour_plays_decayed"]),
@@ -153,7 +154,8 @@ def training_set(events: pd.DataFrame, catalogue: pd.DataFrame, times, horizon_h
     frames, labels, stamps = [], [], []
     for t in times:
         t = pd.Timestamp(t)
-        lo, hi = ts.searchsorted(t - pd.Timedelta(hours=lookback_hours)), ts.searchsorted(t, side="right")
+        lo = ts.searchsorted(t - pd.Timedelta(hours=lookback_hours))
+        hi = ts.searchsorted(t, side="right")
         window = events.iloc[lo:hi]
         cand = candidate_chunks(window, catalogue, t)
         first = first_play.reindex(pd.MultiIndex.from_frame(cand)).to_numpy()
@@ -181,10 +183,12 @@ def train_demand_model(events: pd.DataFrame, catalogue: pd.DataFrame, start, end
                        config: FeatureConfig = FeatureConfig()) -> DemandModel:
     """Fit on samples every `every_hours` in [start, end - horizon]; report hold-out
     AUC and lift on the last quarter of sample times in `metrics`."""
-    times = pd.date_range(pd.Timestamp(start), pd.Timestamp(end) - pd.Timedelta(hours=horizon_hours),
+    times = pd.date_range(pd.Timestamp(start),
+                          pd.Timestamp(end) - pd.Timedelta(hours=horizon_hours),
                           freq=pd.Timedelta(hours=every_hours))
     if len(times) < 4:
-        raise ValueError("not enough history to train: need at least 4 sample times before the horizon")
+        raise ValueError("not enough history to train: need at least 4 sample times before "
+                         "the horizon")
     features, y, stamps = training_set(events, catalogue, times, horizon_hours, config=config)
     if y.sum() == 0:
         raise ValueError("no first plays in the training history")

@@ -64,7 +64,8 @@ def choose_strategy(model: DemandModel | None) -> Strategy:
 
 
 def hold_back(budget: PrecutBudget) -> float:
-    """What the schedule and the sensor leave each hour for the sidecar pre-cut (as in the replay)."""
+    """What the schedule and the sensor leave each hour for the sidecar pre-cut (as in the
+    replay)."""
     return SidecarPrecut().budget_share * budget.hourly
 
 

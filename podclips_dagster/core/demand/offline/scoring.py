@@ -39,7 +39,8 @@ def recent_score(features: pd.DataFrame, max_age_hours: float = 72.0,
     fresh = (age >= 0) & (age <= max_age_hours)
     popularity = 1.0 + features["podcast_plays_decayed"].to_numpy() \
         + 0.1 * features["podcast_impressions_decayed"].to_numpy()
-    score = popularity * np.exp(-np.maximum(age, 0) / 24.0) / (1.0 + features["chunk_index"].to_numpy())
+    score = (popularity * np.exp(-np.maximum(age, 0) / 24.0)
+             / (1.0 + features["chunk_index"].to_numpy()))
     return np.where(opening & fresh, score, 0.0)
 
 
@@ -47,7 +48,8 @@ def _variants(frame: pd.DataFrame, min_share: float) -> pd.DataFrame:
     parts = []
     for d in DURATIONS:
         col = f"share_{d}"
-        share = frame[col].to_numpy() if col in frame else np.full(len(frame), 1.0 if d == 30 else 0.0)
+        share = (frame[col].to_numpy() if col in frame
+                 else np.full(len(frame), 1.0 if d == 30 else 0.0))
         keep = share >= min_share
         parts.append(pd.DataFrame({
             "episode_id": frame["episode_id"].to_numpy()[keep],

@@ -84,8 +84,10 @@ class DemandEventWriter:
                   for pos, item in enumerate(items, start=1))
 
     def record_play(self, episode_id: str, chunk_index: int, duration_seconds: int = 30,
-                    ts: datetime | None = None, source: str = "sidecar", type: str = "play") -> None:
-        """Someone wanted the audio: a play (sidecar/dashboard) or a request (CLI, clip_requests)."""
+                    ts: datetime | None = None, source: str = "sidecar",
+                    type: str = "play") -> None:
+        """Someone wanted the audio: a play (sidecar/dashboard) or a request (CLI,
+        clip_requests)."""
         if type not in ("play", "request"):
             raise ValueError(f"record_play records plays and requests, not {type!r}")
         if source not in SOURCES:

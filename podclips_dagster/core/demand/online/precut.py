@@ -61,7 +61,8 @@ def precut_request(spec: ClipSpec, now: datetime, claimed_by: str | None = None)
 
 def queue_precuts(service, shown: list[ClipSpec], available: Iterable[ClipSpec],
                   now: datetime | None = None, budget: PrecutBudget | None = None,
-                  policy: SidecarPrecut = SidecarPrecut(), claimed_by: str | None = None) -> list[dict]:
+                  policy: SidecarPrecut = SidecarPrecut(),
+                  claimed_by: str | None = None) -> list[dict]:
     """Queue pre-cuts of the results the lookup route just returned (in the order shown).
 
     `available` are the results whose clip exists. Returns the requests queued.
@@ -152,7 +153,8 @@ def cut_claimed(service, request_ids: list) -> dict[str, int]:
             counts["cut"] += 1
         except Exception as err:  # noqa: BLE001 - see the module docstring
             counts["failed"] += 1
-            reason = err.message if isinstance(err, PodclipsError) else f"{type(err).__name__}: {err}"
+            reason = (err.message if isinstance(err, PodclipsError)
+                      else f"{type(err).__name__}: {err}")
             log.warning("pre-cut of %s failed, left to Dagster: %s", doc["partition_key"], reason)
             try:
                 store.requeue_or_fail({"_id": doc["_id"]}, reason, "precut_failed")

@@ -19,8 +19,9 @@ class SidecarPrecut:
     to spare; results down to `spare_max_rank`, and the chunk after one just
     played (people keep listening), only while more than `spare_hours` of
     budget is unspent (quiet hours, or a budget larger than demand), so a
-    generous budget is used and a tight one goes to the top results. The sidecar calls `clips_to_queue` with the results it
-    returns and the budget it has left, in hours of budget.
+    generous budget is used and a tight one goes to the top results. The sidecar
+    calls `clips_to_queue` with the results it returns and the budget it has
+    left, in hours of budget.
     """
 
     max_rank: int = 2
@@ -35,7 +36,8 @@ class SidecarPrecut:
     def wants(self, rank: float, spare_hours: float) -> bool:
         if rank <= 0:
             return False
-        return rank <= self.max_rank or (rank <= self.spare_max_rank and spare_hours > self.spare_hours)
+        return rank <= self.max_rank or (rank <= self.spare_max_rank
+                                         and spare_hours > self.spare_hours)
 
     def clips_to_queue(self, items: Iterable[dict], existing, spare_hours: float = 0.0,
                        duration_seconds: int = 30) -> list[ClipKey]:
