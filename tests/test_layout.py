@@ -131,3 +131,10 @@ def test_no_file_points_at_documents_outside_the_repository():
             found += [f"{path.relative_to(REPO)}: {ref}" for ref in outside if ref in text]
     assert not found
     assert (REPO / "docs" / "architecture.md").exists()
+
+
+def test_the_tree_is_ruff_clean():
+    ruff = Path(sys.executable).parent / "ruff"  # the dev extra's, pinned in pyproject.toml
+    lint = subprocess.run([str(ruff), "check", "--no-cache", str(REPO)], capture_output=True,
+                          text=True, cwd=REPO)
+    assert lint.returncode == 0, lint.stdout[-3000:] + lint.stderr[-1000:]
