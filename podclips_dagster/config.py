@@ -70,7 +70,7 @@ class Settings:
     rate_limit_per_ip_per_minute: int
     rate_limit_per_key_per_hour: int
     clip_retention_days: int
-    precut_mode: str  # how the sidecar pre-cut cuts: "direct", "invoke" or "queue"
+    precut_mode: str  # how the sidecar cuts its pre-cuts: "direct", "invoke" or "queue"
     lambda_function_name: str | None  # set by the Lambda runtime; "invoke" calls it
     lambda_endpoint_url: str | None  # a local Lambda endpoint for "invoke" (tests); None: AWS
     precut_budget: PrecutBudget  # clips cut ahead of demand, shared by every door
