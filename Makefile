@@ -21,9 +21,11 @@ dev: $(STAMP)
 	$(BIN)/podclips dev
 
 ## Every test, against real servers (SecantusDB, moto over HTTP), real FFmpeg and, for the
-## share page, Debian's Chromium (installed here when missing; required in CI).
+## share page, Debian's Chromium, and for Dagster's storage, Debian's PostgreSQL
+## (both installed here when missing; required in CI).
 test: $(STAMP)
 	bash scripts/ensure_chromium.sh || test -z "$$CI"
+	bash scripts/ensure_postgres.sh || test -z "$$CI"
 	$(BIN)/python -m pytest
 
 ## Benchmarks (not tests): each prints its figures and a ratio against a baseline

@@ -95,3 +95,19 @@ class Settings:
             precut_mode=precut_mode,
             lambda_function_name=lambda_function_name,
         )
+
+
+def dagster_pg_url(env: Mapping[str, str]) -> str | None:
+    """DAGSTER_PG_URL (Dagster's PostgreSQL storage) with psycopg2 named as its driver.
+
+    SQLAlchemy 2 maps a bare postgresql:// URL to psycopg 3, with which dagster-postgres's
+    `NOTIFY run_events, ...` is a syntax error; dagster-postgres is written for psycopg2.
+    """
+    url = (env.get("DAGSTER_PG_URL") or "").strip()
+    if not url:
+        return None
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("postgres", "postgresql", "postgresql+psycopg2"):
+        raise ValueError(f"DAGSTER_PG_URL must be postgresql://... or postgresql+psycopg2://... "
+                         f"(dagster-postgres runs on psycopg2), got scheme {scheme!r}")
+    return f"postgresql+psycopg2://{rest}"
