@@ -21,9 +21,11 @@ dev: $(STAMP)
 	$(BIN)/podclips dev
 
 ## Every test, against real servers (SecantusDB, moto over HTTP), real FFmpeg and, for the
-## share page, Debian's Chromium (installed here when missing; required in CI).
+## share page, Debian's Chromium, and for Dagster's storage, Debian's PostgreSQL
+## (both installed here when missing; required in CI). Lint first: it takes a second.
 test: lint
 	bash scripts/ensure_chromium.sh || test -z "$$CI"
+	bash scripts/ensure_postgres.sh || test -z "$$CI"
 	$(BIN)/python -m pytest
 
 ## ruff (pyproject.toml [tool.ruff]): pyflakes, pycodestyle, import order, bugbear, pyupgrade.
@@ -31,8 +33,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 ## Benchmarks (not tests): each prints its figures and a ratio against a baseline
-## measured in the same run, and a JSON line last. About 15 minutes on 2 cores.
-BENCHMARKS := clip_latency api_latency on_demand demand_replay audiogram_render
+## measured in the same run, and a JSON line last. About 45 minutes on 2 cores (scale_out: 30).
+BENCHMARKS := clip_latency api_latency on_demand demand_replay audiogram_render scale_out
 bench: $(STAMP)
 	for b in $(BENCHMARKS); do $(BIN)/python -m benchmarks.$$b || exit 1; done
 

@@ -132,3 +132,19 @@ class Settings:
             demand_model_cron=env.get("DEMAND_MODEL_CRON") or "20 4 * * *",
             dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
         )
+
+
+def dagster_pg_url(env: Mapping[str, str]) -> str | None:
+    """DAGSTER_PG_URL (Dagster's PostgreSQL storage) with psycopg2 named as its driver.
+
+    SQLAlchemy 2 maps a bare postgresql:// URL to psycopg 3, with which dagster-postgres's
+    `NOTIFY run_events, ...` is a syntax error; dagster-postgres is written for psycopg2.
+    """
+    url = (env.get("DAGSTER_PG_URL") or "").strip()
+    if not url:
+        return None
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("postgres", "postgresql", "postgresql+psycopg2"):
+        raise ValueError(f"DAGSTER_PG_URL must be postgresql://... or postgresql+psycopg2://... "
+                         f"(dagster-postgres runs on psycopg2), got scheme {scheme!r}")
+    return f"postgresql+psycopg2://{rest}"

@@ -14,6 +14,10 @@ def register(commands) -> None:
     p.add_argument("--dagster-port", type=int, default=3000)
     p.add_argument("--api-port", type=int, default=8000)
     p.add_argument("--no-seed", action="store_true", help="do not seed demo episodes")
+    p.add_argument("--postgres", action="store_true",
+                   help="run Dagster on the production instance (deploy/dagster/dagster.yaml) "
+                   "with its storage on a PostgreSQL server of our own (data under "
+                   "PODCLIPS_HOME/postgres; needs Debian's postgresql package)")
     p.set_defaults(handler=run_dev)
 
     s = commands.add_parser(
@@ -42,4 +46,4 @@ def run_dev(args) -> int:
     from podclips_dagster.devstack.runner import run_dev as run
 
     return run(Settings.from_env(), args.host, args.dagster_port, args.api_port,
-               seed=not args.no_seed)
+               seed=not args.no_seed, postgres=args.postgres)

@@ -18,6 +18,9 @@ from podclips_dagster.devstack.mongo_server import (
     start_mongo,
     stop_embedded_mongo,
 )
+from podclips_dagster.devstack.postgres_server import (
+    create_dagster_schema, local_instance_yaml, start_postgres,
+)
 
 log = logging.getLogger("podclips.dev")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -34,11 +37,13 @@ def _start_mongo(settings: Settings) -> tuple[str, EmbeddedMongo | None]:
     return server.uri, server
 
 
-def prepare_dagster_home(settings: Settings) -> Path:
+def prepare_dagster_home(settings: Settings, instance_yaml: str | None = None) -> Path:
     dagster_home = settings.home / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
     template = REPO_ROOT / "dagster.yaml"
-    if template.exists():
+    if instance_yaml is not None:
+        (dagster_home / "dagster.yaml").write_text(instance_yaml)
+    elif template.exists():
         shutil.copyfile(template, dagster_home / "dagster.yaml")
     return dagster_home
 
@@ -66,14 +71,22 @@ def _stop(children: list[subprocess.Popen]) -> None:
         _signal_group(child, signal.SIGKILL)
 
 
-def run_dev(settings: Settings, host: str, dagster_port: int, api_port: int, seed: bool) -> int:
+def run_dev(settings: Settings, host: str, dagster_port: int, api_port: int, seed: bool,
+            postgres: bool = False) -> int:
     settings.home.mkdir(parents=True, exist_ok=True)
     uri, own_mongo = _start_mongo(settings)
     api_url = f"http://{host}:{api_port}"
+    # --postgres: the production instance (deploy/dagster/dagster.yaml) minus ECS and S3.
+    pg = start_postgres(settings.home / "postgres") if postgres else None
     env = {**os.environ, "MONGODB_URI": uri, "PODCLIPS_HOME": str(settings.home),
            "PODCLIPS_STORAGE": settings.storage, "PODCLIPS_API_URL": api_url,
-           "DAGSTER_HOME": str(prepare_dagster_home(settings))}
+           "DAGSTER_HOME": str(prepare_dagster_home(settings,
+                                                    local_instance_yaml() if pg else None))}
+    if pg:
+        env["DAGSTER_PG_URL"] = pg.url
     os.environ.update(env)  # the seeding below runs in this process
+    if pg:
+        create_dagster_schema(Path(env["DAGSTER_HOME"]))
     children: list[subprocess.Popen] = []
     try:
         if seed:
@@ -104,6 +117,8 @@ def run_dev(settings: Settings, host: str, dagster_port: int, api_port: int, see
         return 0
     finally:
         _stop(children)
+        if pg:
+            pg.stop()
         if own_mongo:
             own_mongo.stop()
             stop_embedded_mongo(settings.home)
