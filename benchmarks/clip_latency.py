@@ -32,8 +32,9 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "benchmark")
 
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-from podclips_dagster.core.audio.cutter import (  # noqa: E402
-    MemoryFrameIndexStore, cut_clip, frame_index_for,
+from podclips_dagster.core.audio.cutter import cut_clip  # noqa: E402
+from podclips_dagster.core.audio.source_index import (  # noqa: E402
+    MemoryFrameIndexStore, frame_index_for,
 )
 from podclips_dagster.core.audio.ffmpeg import find_ffmpeg, run_ffmpeg  # noqa: E402
 from podclips_dagster.core.audio.mp3 import describe_mp3_file  # noqa: E402
