@@ -19,10 +19,10 @@ from podclips_dagster.core.audio.cutter import cut_clip
 from podclips_dagster.core.audio.ffmpeg import find_ffmpeg
 from podclips_dagster.core.audio.mp4 import parse_moov
 from podclips_dagster.core.audio.sample_table import SampleTable
-from podclips_dagster.core.audio.source_index import MemoryFrameIndexStore
+from podclips_dagster.core.audio.source_index import MemoryFrameIndexStore, source_id_for
 from podclips_dagster.core.storage import S3Storage
 from podclips_dagster.devstack.synthetic_audio import make_episode
-from tests.audio_analysis import decode
+from tests.audio_analysis import decode, start_offset_samples
 from tests.test_cutter import CountingBucket, assert_segments_line_up
 
 # name: (seconds, moov first)
@@ -148,6 +148,38 @@ def source_fragmented(uploaded, media, ffmpeg, tmp_path):
                    check=True)
     uploaded.put_bytes("fragmented.m4a", out.read_bytes())
     return uploaded
+
+
+@pytest.fixture
+def source_with_video(uploaded, media, ffmpeg, tmp_path):
+    """The same audio muxed with a small video track: audio chunks interleaved with video."""
+    out = tmp_path / "with-video.mp4"
+    subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(media["short-last"]),
+                    "-f", "lavfi", "-i", "color=c=black:s=16x16:r=2:d=120", "-map", "1:v",
+                    "-map", "0:a", "-c:a", "copy", "-c:v", "mpeg4", "-shortest", "-f", "mp4",
+                    str(out)], check=True)
+    uploaded.put_bytes("with-video.mp4", out.read_bytes())
+    return CountingBucket(uploaded)
+
+
+def test_audio_interleaved_with_video_is_cut_from_its_own_samples(source_with_video, media,
+                                                                   ffmpeg, tmp_path):
+    store = MemoryFrameIndexStore()
+    cut_clip(source_with_video, "with-video.mp4", 5, 5, ffmpeg=ffmpeg, workdir=tmp_path,
+             index_store=store)
+    info = source_with_video.head("with-video.mp4")
+    stored = store.get(source_id_for(source_with_video, "with-video.mp4", info.etag, info.size))
+    assert len(SampleTable.from_bytes(stored).chunk_offsets) > 100  # many interleaved chunks
+    source_with_video.bytes = 0
+    clip = cut_clip(source_with_video, "with-video.mp4", 47.3, 30, ffmpeg=ffmpeg,
+                    workdir=tmp_path, index_store=store)
+    assert clip.strategy == "mp4-sample-table"
+    assert clip.bytes_read == source_with_video.bytes
+    assert clip.bytes_read <= window_budget(media["short-last"], 120) + MOOV_SLACK
+    assert_segments_line_up(clip.path, ffmpeg, 47.3, 30)
+    lag = start_offset_samples(decode(media["short-last"], ffmpeg), decode(clip.path, ffmpeg),
+                               47.3)
+    assert abs(lag) <= 2
 
 
 def _moov_payload(path: Path) -> bytes:
