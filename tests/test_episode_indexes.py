@@ -13,6 +13,9 @@ from podclips_dagster.core.errors import EpisodeNotFound
 from podclips_dagster.core.spec import episode_id_from_partition_key, episode_partition_key
 from podclips_dagster.defs.demand.sensors import new_episode_sensor
 from podclips_dagster.defs.indexes.assets import audio_frame_indexes
+from podclips_dagster.defs.indexes.jobs import (
+    audio_frame_indexes_job, register_episode_partitions_job,
+)
 from podclips_dagster.defs.indexes.partitions import AUDIO_FRAME_INDEXES_PARTITIONS_NAME
 from tests.sensor_harness import register, tick
 
@@ -150,3 +153,26 @@ def test_new_episode_sensor_requests_indexing_first(service, resource, seed_epis
     assert request.partitions_def_name == AUDIO_FRAME_INDEXES_PARTITIONS_NAME
     assert request.partition_keys == ["ep-new-1", "ep-new-2"]
     assert not [r for r in again.run_requests if r.job_name == "audio_frame_indexes_job"]
+
+
+def test_back_catalogue_is_registered_then_indexed_in_one_range_run(service, resource,
+                                                                    seed_episode):
+    for guid in ("back-1", "back:2", "back/3"):
+        seed_episode(guid, minutes=1, kind="mp3-cbr")
+    defs = dg.Definitions(assets=[audio_frame_indexes],
+                          jobs=[register_episode_partitions_job, audio_frame_indexes_job],
+                          resources={"clip_service": resource})
+    with dg.instance_for_test() as instance:
+        for _ in range(2):  # a second run adds nothing
+            assert defs.resolve_job_def("register_episode_partitions_job").execute_in_process(
+                instance=instance).success
+        keys = instance.get_dynamic_partitions(AUDIO_FRAME_INDEXES_PARTITIONS_NAME)
+        assert sorted(keys) == sorted(map(episode_partition_key, ("back-1", "back:2", "back/3")))
+        # What a backfill with the multi-run policy launches: one run over a key range.
+        run = defs.resolve_job_def("audio_frame_indexes_job").execute_in_process(
+            instance=instance, tags={"dagster/asset_partition_range_start": keys[0],
+                                     "dagster/asset_partition_range_end": keys[-1]})
+        assert run.success
+        assert {m.partition for m in run.asset_materializations_for_node(
+            "audio_frame_indexes")} == set(keys)
+    assert index_episode(service, "back/3")["reused"] is True

@@ -8,6 +8,7 @@ its frame index while the person who asked waits (6.5 MB for 20 minutes,
 from __future__ import annotations
 
 from podclips_dagster.core.audio.source_index import index_source
+from podclips_dagster.core.stores.mongo import mongo_errors
 
 
 def index_episode(service, episode_id: str, force: bool = False) -> dict:
@@ -20,3 +21,10 @@ def index_episode(service, episode_id: str, force: bool = False) -> dict:
                            force=force)
     return {"episode_id": episode.guid, "source_s3_url": f"s3://{bucket}/{key}",
             **summary.to_dict()}
+
+
+def catalogue_episode_ids(service) -> list[str]:
+    """Every episode's guid, newest first: the back catalogue to index."""
+    with mongo_errors("listing the catalogue's episodes"):
+        docs = service.catalogue.episodes.find({"guid": {"$type": "string"}}, {"_id": 0, "guid": 1})
+        return [doc["guid"] for doc in docs.sort("published_at", -1)]

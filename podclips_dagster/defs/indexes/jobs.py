@@ -1,13 +1,16 @@
-"""The job the new-episode sensor launches to index episodes before their first cuts."""
+"""Jobs over the episode partitions: index new episodes (launched by the new-episode
+sensor), and register the back catalogue so it can be backfilled from the UI."""
 
 import hashlib
 
 import dagster as dg
 
+from podclips_dagster.core.episode_indexes import catalogue_episode_ids
 from podclips_dagster.core.spec import episode_partition_key
 from podclips_dagster.defs.indexes.assets import MAX_EPISODES_PER_RUN, audio_frame_indexes
 from podclips_dagster.defs.indexes.partitions import AUDIO_FRAME_INDEXES_PARTITIONS_NAME
 from podclips_dagster.defs.requests.batches import RANGE_END_TAG, RANGE_START_TAG
+from podclips_dagster.defs.resources import ClipServiceResource
 
 audio_frame_indexes_job = dg.define_asset_job(
     "audio_frame_indexes_job", selection=[audio_frame_indexes],
@@ -32,3 +35,22 @@ def index_runs(instance, episode_ids: list[str]) -> tuple[list[dg.RunRequest], l
                     dg.RunRequest(tags={RANGE_START_TAG: batch[0], RANGE_END_TAG: batch[-1]},
                                   **common))
     return runs, keys
+
+
+@dg.op(description="Add a partition of audio_frame_indexes for every catalogue episode "
+       "that has none.")
+def register_catalogue_episodes(context: dg.OpExecutionContext,
+                                clip_service: ClipServiceResource) -> None:
+    registered = set(context.instance.get_dynamic_partitions(AUDIO_FRAME_INDEXES_PARTITIONS_NAME))
+    keys = [key for key in dict.fromkeys(map(episode_partition_key,
+                                             catalogue_episode_ids(clip_service.get_service())))
+            if key not in registered]
+    context.instance.add_dynamic_partitions(AUDIO_FRAME_INDEXES_PARTITIONS_NAME, keys)
+    context.log.info("registered %d episode partition(s); %d were there already", len(keys),
+                     len(registered))
+
+
+@dg.job(description="Register every catalogue episode as a partition of audio_frame_indexes; "
+        "then backfill those partitions from the UI to index the back catalogue.")
+def register_episode_partitions_job():
+    register_catalogue_episodes()
