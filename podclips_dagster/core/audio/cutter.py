@@ -78,8 +78,9 @@ def cut_clip(bucket: Bucket, key: str, start_time: float, duration: float, *, ff
              fade_ms: int = DEFAULT_FADE_MS) -> CutClip:
     """Cut [start_time, start_time + duration) of `key` into an MP3 file in `workdir`.
 
-    `index_store` keeps, per object version, the frame index of a VBR file or
-    the layout of a CBR one, so later cuts of the episode skip that work."""
+    `index_store` keeps, per object version, the frame index of a VBR file, the
+    layout of a CBR one or the sample table of an MP4, so later cuts of the
+    episode skip that work (`index_source` builds it ahead of any cut)."""
     if not math.isfinite(start_time) or start_time < 0:
         raise InvalidClipRequest(f"clip start must be a time >= 0 s, got {start_time!r}")
     if not math.isfinite(duration) or not 0 < duration <= MAX_CLIP_SECONDS:
