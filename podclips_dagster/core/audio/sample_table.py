@@ -83,18 +83,21 @@ class SampleTable:
     def duration_seconds(self) -> float:
         return self.content_samples / self.sample_rate
 
-    def sample_offsets(self) -> np.ndarray:
-        """Byte offset of every sample: its chunk's offset plus the sizes before it there."""
+    def sample_offsets(self, first: int = 0, end: int | None = None) -> np.ndarray:
+        """Byte offsets of samples first..end-1: the chunk's offset plus the sizes before
+        each sample in its chunk. (Only the range asked for: all 465k of a 3 h track took
+        30-100 ms a cut.)"""
         chunks = len(self.chunk_offsets)
         firsts = np.append(self.stsc[:, 0] - 1, chunks)
-        per_chunk = np.repeat(self.stsc[:, 1], np.diff(firsts).clip(min=0))
-        ends = np.cumsum(per_chunk)
-        if ends[-1] < len(self.sizes):
-            raise ValueError(f"stsc places {ends[-1]} samples, stsz has {len(self.sizes)}")
-        chunk_of = np.searchsorted(ends, np.arange(len(self.sizes)), side="right")
-        before = np.concatenate(([0], np.cumsum(self.sizes)[:-1]))
+        ends = np.cumsum(np.repeat(self.stsc[:, 1], np.diff(firsts).clip(min=0)))
+        if len(ends) == 0 or ends[-1] < len(self.sizes):
+            raise ValueError(f"stsc places {ends[-1] if len(ends) else 0} samples, stsz has "
+                             f"{len(self.sizes)}")
+        index = np.arange(first, len(self.sizes) if end is None else end)
+        chunk_of = np.searchsorted(ends, index, side="right")
+        before = np.concatenate(([0], np.cumsum(self.sizes)))
         chunk_first = np.concatenate(([0], ends[:-1]))[chunk_of]
-        return self.chunk_offsets[chunk_of] + before - before[chunk_first]
+        return self.chunk_offsets[chunk_of] + before[index] - before[chunk_first]
 
     def decode_times(self) -> np.ndarray:
         """Decode time of every sample, and the end of the last, in samples."""
@@ -183,7 +186,7 @@ def adts_window(reader: CountingReader, table: SampleTable, start_time: float,
     read_from = max(0, int(np.searchsorted(times, first, "right")) - 1 - PREROLL_FRAMES)
     # One access unit past the clip: harmless after the trim, and it flushes the last one.
     read_to = min(count, int(np.searchsorted(times, end - 1, "right")) + 1)
-    offsets = table.sample_offsets()[read_from:read_to]
+    offsets = table.sample_offsets(read_from, read_to)
     sizes = table.sizes[read_from:read_to]
     lo, hi = int(offsets.min()), int((offsets + sizes).max())
     data = reader.read(lo, hi)
