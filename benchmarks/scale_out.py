@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -44,7 +44,9 @@ from podclips_dagster.defs.requests.sensors import clip_request_sensor
 from podclips_dagster.defs.resources import ClipServiceResource
 from podclips_dagster.devstack.mongo_server import start_mongo
 from podclips_dagster.devstack.postgres_server import (
-    create_dagster_schema, local_instance_yaml, start_postgres,
+    create_dagster_schema,
+    local_instance_yaml,
+    start_postgres,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,7 +68,7 @@ def register(instance, count: int) -> float:
 
 def pending_requests(partitions: int, count: int) -> list[dict]:
     """Half for partitions registered mid-way through the list, half for new ones."""
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
     old = [registered_key(partitions // 2 + i) for i in range(count // 2)]
     new = [f"new-{i // 25:03d}/{i % 25}" for i in range(count - len(old))]
     return [{"_id": ObjectId(), "episode_id": key.split("/")[0],

@@ -17,6 +17,11 @@ from podclips_dagster.defs.demand.schedules import (
     pregenerate_high_demand_clips,
 )
 from podclips_dagster.defs.demand.sensors import new_episode_sensor
+from podclips_dagster.defs.indexes.assets import audio_frame_indexes
+from podclips_dagster.defs.indexes.jobs import (
+    audio_frame_indexes_job,
+    register_episode_partitions_job,
+)
 from podclips_dagster.defs.media.assets import clip_share_assets, clip_videos
 from podclips_dagster.defs.media.sensors import share_assets_follow_clips
 from podclips_dagster.defs.requests.jobs import (
@@ -32,9 +37,10 @@ from podclips_dagster.defs.resources import clip_service_resource
 
 defs = dg.Definitions(
     assets=[episode_metadata, transcript_chunks, audio_clips, clip_share_assets, clip_videos,
-            clip_demand_events, demand_model, clip_demand],
+            clip_demand_events, demand_model, clip_demand, audio_frame_indexes],
     asset_checks=[clip_object_matches_record],
-    jobs=[audio_clips_job, retire_expired_clips_job, clip_demand_job, demand_model_job],
+    jobs=[audio_clips_job, retire_expired_clips_job, clip_demand_job, demand_model_job,
+          audio_frame_indexes_job, register_episode_partitions_job],
     sensors=[clip_request_sensor, clip_request_watchdog, outside_clips_sensor,
              share_assets_follow_clips, new_episode_sensor],
     schedules=[retire_expired_clips_schedule, pregenerate_high_demand_clips, clip_demand_schedule,

@@ -62,11 +62,19 @@ def test_m4a_keeps_moov_at_the_end(tmp_path):
     assert atoms.index(b"mdat") < atoms.index(b"moov")
 
 
+def test_m4a_with_faststart_puts_moov_first(tmp_path):
+    atoms = _top_level_atoms(make_episode(tmp_path / "e.m4a", 20, "m4a", faststart=True)
+                             .read_bytes())
+    assert atoms.index(b"moov") < atoms.index(b"mdat")
+
+
 def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(ValueError):
         make_episode(tmp_path / "e.wav", 10, "wav")
     with pytest.raises(ValueError):
         make_episode(tmp_path / "e.m4a", 10, "m4a", cover_kb=10)
+    with pytest.raises(ValueError):
+        make_episode(tmp_path / "e.mp3", 10, "mp3-cbr", faststart=True)
 
 
 def test_transcript_chunks_cover_the_episode():

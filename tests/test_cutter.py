@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from podclips_dagster.core.audio.cutter import MemoryFrameIndexStore, cut_clip
+from podclips_dagster.core.audio.cutter import cut_clip
 from podclips_dagster.core.audio.ffmpeg import find_ffmpeg
 from podclips_dagster.core.audio.mp3 import (
     describe_mp3_file,
@@ -21,6 +21,7 @@ from podclips_dagster.core.audio.mp3 import (
     parse_frame_header,
     parse_info_tag,
 )
+from podclips_dagster.core.audio.source_index import MemoryFrameIndexStore
 from podclips_dagster.core.errors import (
     ChunkOutOfRange,
     CutFailed,
@@ -54,9 +55,12 @@ SOURCES = {
     "cbr22-mono": ("mp3-cbr", 120, 22050, 1, 0),   # MPEG-2 Layer III: 576-sample frames
     "vbr22-mono": ("mp3-vbr", 120, 22050, 1, 0),
     "cover": ("mp3-cbr", 120, 44100, 2, 400),
-    "m4a": ("m4a", 180, 44100, 2, 0),
+    "m4a": ("m4a", 180, 44100, 2, 0),                # moov at the end
     "m4a48-mono": ("m4a", 120, 48000, 1, 0),
+    "m4a48-first": ("m4a", 120, 48000, 2, 0),        # moov first (faststart)
+    "m4a-first-mono": ("m4a", 120, 44100, 1, 0),
 }
+FASTSTART = {"m4a48-first", "m4a-first-mono"}
 ALL = list(SOURCES)
 
 
@@ -73,7 +77,7 @@ def media(tmp_path_factory, ffmpeg) -> dict[str, Path]:
         kind, seconds, rate, channels, cover = SOURCES[name]
         suffix = ".m4a" if kind == "m4a" else ".mp3"
         return name, make_episode(folder / f"{name}{suffix}", seconds, kind, rate, channels,
-                                  cover, ffmpeg=ffmpeg)
+                                  cover, ffmpeg=ffmpeg, faststart=name in FASTSTART)
 
     with ThreadPoolExecutor(2) as pool:  # one FFmpeg encoder per core
         return dict(pool.map(make, SOURCES))
@@ -183,13 +187,14 @@ def test_clip_starts_and_ends_in_the_right_segment(bucket, media, ffmpeg, tmp_pa
     assert clip.end_time == pytest.approx(start + 30, abs=0.03)
     assert clip.path.parent == tmp_path and clip.path.stat().st_size == clip.file_size_bytes
     expected_strategy = {"mp3-cbr": "ranged-cbr", "mp3-vbr": "ranged-frame-index",
-                         "m4a": "ffmpeg-seek"}[SOURCES[name][0]]
+                         "m4a": "mp4-sample-table"}[SOURCES[name][0]]
     assert clip.strategy == expected_strategy
     assert clip.source_format == SOURCES[name][0]
     assert clip.source_duration_seconds == pytest.approx(seconds_of(name), abs=0.05)
 
 
-@pytest.mark.parametrize("name", ["cbr", "vbr", "cover", "m4a"])
+@pytest.mark.parametrize("name", ["cbr", "vbr", "cover", "m4a", "m4a48-mono", "m4a48-first",
+                                  "m4a-first-mono"])
 def test_clip_is_sample_exact_against_the_full_decode(bucket, media, ffmpeg, tmp_path,
                                                       references, name):
     start = 47.3
@@ -207,7 +212,7 @@ def test_other_clip_lengths(bucket, media, ffmpeg, tmp_path, name, duration):
 
 
 @pytest.mark.parametrize("name", ["cbr", "cbr48-mono", "vbr48-mono", "cbr22-mono", "cover",
-                                  "m4a48-mono"])
+                                  "m4a48-mono", "m4a48-first"])
 def test_output_is_a_128k_cbr_mp3_with_the_source_rate_and_channels(bucket, media, ffmpeg,
                                                                     tmp_path, name):
     clip = cut(bucket, media, name, 12.0, 30, ffmpeg, tmp_path, MemoryFrameIndexStore())
@@ -323,6 +328,8 @@ def _bad_sources(media):
         "truncated-cbr": (cbr[: len(cbr) // 2], SourceUnreadable, "truncated"),
         "truncated-vbr": (vbr[: len(vbr) // 2], SourceUnreadable, "truncated"),
         "truncated-m4a": (m4a[: len(m4a) // 2], SourceUnreadable, "moov atom not found"),
+        "truncated-m4a-moov-first": (media["m4a48-first"].read_bytes()[: 1_000_000 // 3],
+                                     SourceUnreadable, "truncated"),
         "only-the-cover": (media["cover"].read_bytes()[:200_000], SourceUnreadable, "truncated"),
         "tiny": (b"ID", SourceUnreadable, "too short"),
         "random-bytes": (uuid.uuid4().bytes * 20_000, SourceUnreadable, "not audio"),
@@ -332,6 +339,7 @@ def _bad_sources(media):
 
 
 @pytest.mark.parametrize("case", ["empty", "truncated-cbr", "truncated-vbr", "truncated-m4a",
+                                  "truncated-m4a-moov-first",
                                   "only-the-cover", "tiny", "random-bytes", "text", "png"])
 def test_bad_sources_raise_a_clear_error_and_leave_no_file(source_bucket, media, ffmpeg,
                                                            tmp_path, case):

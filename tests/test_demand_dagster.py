@@ -304,7 +304,7 @@ def test_new_episode_sensor_precuts_opening_clips_of_new_episodes(service, resou
     with dg.instance_for_test() as instance:
         first = tick(new_episode_sensor, instance, resource)
         cursor = json.loads(first.cursor)
-        keys = first.dynamic_partitions_requests[0].partition_keys
+        indexed, keys = (r.partition_keys for r in first.dynamic_partitions_requests)
         assert tick(new_episode_sensor, instance, resource, first.cursor).run_requests == []
         add_episode(service, "no-chunks-yet", "alpha", now, 0)
         service.catalogue.chunks.insert_one({"episode_id": "no-chunks-yet", "chunk_index": 0})
@@ -312,9 +312,14 @@ def test_new_episode_sensor_precuts_opening_clips_of_new_episodes(service, resou
 
     # The popular podcast's opening clips first, within the per-run cap of 4.
     assert keys == ["new-alpha/0", "new-alpha/1", "new-alpha/2", "new-obscure/0"]
-    assert [r.tags["podclips/source"] for r in first.run_requests] == ["precut"]
+    # Their audio is indexed first, in a run of its own requested before the pre-cuts.
+    assert indexed == ["new-alpha", "new-obscure"]
+    assert [r.job_name for r in first.run_requests] == ["audio_frame_indexes_job",
+                                                        "audio_clips_job"]
+    assert first.run_requests[1].tags["podclips/source"] == "precut"
     assert list(cursor["waiting"]) == ["no-chunks-yet"]
-    assert third.dynamic_partitions_requests[0].partition_keys == ["no-chunks-yet/0"]
+    assert [r.partition_keys for r in third.dynamic_partitions_requests] == [
+        ["no-chunks-yet"], ["no-chunks-yet/0"]]
     assert json.loads(third.cursor)["waiting"] == {}
 
 

@@ -29,7 +29,7 @@ def say(message: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from podclips_dagster.cli import api, clips, dev, media, requests
+    from podclips_dagster.cli import api, clips, dev, indexes, media, requests
 
     parser = argparse.ArgumentParser(
         prog="podclips",
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (dev, clips, requests, api, media):
+    for module in (dev, clips, indexes, requests, api, media):
         module.register(commands)
     return parser
 

@@ -138,3 +138,19 @@ class ClipSpec:
     def describe(self) -> str:
         return (f"chunk {self.chunk_index} of episode {self.episode_id!r} "
                 f"({self.duration_seconds} s)")
+
+
+def episode_partition_key(episode_id: str) -> str:
+    """An episode as a partition key: its id escaped as in clip keys (reversible)."""
+    return _escape_for_partition(validate_episode_id(episode_id))
+
+
+def episode_id_from_partition_key(key: str) -> str:
+    try:
+        episode_id = _unescape_percent(key)
+    except UnicodeDecodeError:
+        raise InvalidPartitionKey(f"partition key {key!r} has a broken escape") from None
+    if episode_partition_key(episode_id) != key:
+        raise InvalidPartitionKey(f"partition key {key!r} is not in canonical form "
+                                  f"(expected {episode_partition_key(episode_id)!r})")
+    return episode_id

@@ -19,7 +19,9 @@ from podclips_dagster.devstack.mongo_server import (
     stop_embedded_mongo,
 )
 from podclips_dagster.devstack.postgres_server import (
-    create_dagster_schema, local_instance_yaml, start_postgres,
+    create_dagster_schema,
+    local_instance_yaml,
+    start_postgres,
 )
 
 log = logging.getLogger("podclips.dev")

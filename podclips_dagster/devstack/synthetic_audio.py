@@ -49,20 +49,25 @@ def segment_at(time_s: float) -> int:
 
 
 def make_episode(path: Path | str, duration_s: float, kind: str, sample_rate: int = 44100,
-                 channels: int = 2, cover_kb: int = 0, ffmpeg: str | None = None) -> Path:
+                 channels: int = 2, cover_kb: int = 0, ffmpeg: str | None = None,
+                 faststart: bool = False) -> Path:
     """Write a tone-coded episode: "mp3-cbr" (128k), "mp3-vbr" (LAME V4) or "m4a"
-    (AAC, moov at the end). MP3s get an ID3v2 tag; cover_kb > 0 puts an APIC
-    picture of that size in it (a big tag at the start, as real feeds have)."""
+    (AAC, moov at the end, or first with `faststart`). MP3s get an ID3v2 tag;
+    cover_kb > 0 puts an APIC picture of that size in it (a big tag at the
+    start, as real feeds have)."""
     if kind not in _ENCODERS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if cover_kb and kind == "m4a":
         raise ValueError("cover art is only written into MP3 sources")
+    if faststart and kind != "m4a":
+        raise ValueError("faststart (moov before the media) only applies to m4a")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".encoding-", suffix=".tmp")
     os.close(fd)
     try:
-        _encode(Path(tmp), duration_s, kind, sample_rate, channels, ffmpeg or find_ffmpeg())
+        options = [*_ENCODERS[kind], *(["-movflags", "+faststart"] if faststart else [])]
+        _encode(Path(tmp), duration_s, options, sample_rate, channels, ffmpeg or find_ffmpeg())
         if kind.startswith("mp3"):
             _prepend_id3(Path(tmp), path, f"Synthetic {kind} {duration_s:.0f}s", cover_kb)
             os.unlink(tmp)
@@ -74,11 +79,11 @@ def make_episode(path: Path | str, duration_s: float, kind: str, sample_rate: in
     return path
 
 
-def _encode(out: Path, duration_s: float, kind: str, rate: int, channels: int,
+def _encode(out: Path, duration_s: float, options: list[str], rate: int, channels: int,
             ffmpeg: str) -> None:
     command = [ffmpeg, "-hide_banner", "-nostats", "-loglevel", "error",
                "-f", "s16le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0",
-               *_ENCODERS[kind], "-y", str(out)]
+               *options, "-y", str(out)]
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         for pcm in _pcm_segments(duration_s, rate, channels):
@@ -88,7 +93,7 @@ def _encode(out: Path, duration_s: float, kind: str, rate: int, channels: int,
         pass  # FFmpeg died: its stderr says why
     stderr = proc.stderr.read()
     if proc.wait() != 0:
-        raise RuntimeError(f"FFmpeg could not encode {kind}: {error_summary(stderr)}")
+        raise RuntimeError(f"FFmpeg could not encode {options[1]}: {error_summary(stderr)}")
 
 
 def _pcm_segments(duration_s: float, rate: int, channels: int):

@@ -2,8 +2,10 @@
 
 MP3 (most sources): one ranged GET of the window plus pre-roll frames, found
 by byte math (regular CBR) or a stored frame index (VBR), piped to FFmpeg,
-trimmed sample-exactly. Anything else FFmpeg reads (M4A whose `moov` may sit
-at the end, ADTS AAC, ...): FFmpeg seeks itself on a presigned URL or path.
+trimmed sample-exactly. MP4/M4A (AAC): the same, with the byte range taken
+from the track's sample table and each access unit given an ADTS header.
+Anything else FFmpeg reads (ADTS AAC, Ogg, an MP4 whose table we cannot
+use, ...): FFmpeg seeks itself on a presigned URL or path.
 The output is always a 128 kbps CBR MP3 written to a file, so it carries the
 Xing/LAME header players use for its duration.
 """
@@ -14,20 +16,24 @@ import math
 import os
 import re
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from podclips_dagster.core.audio.ffmpeg import error_summary, run_ffmpeg
-from podclips_dagster.core.audio.frame_index import (
-    FrameIndex,
-    build_frame_index,
-    layout_record,
-    read_source_record,
-)
-from podclips_dagster.core.audio.mp3 import Mp3Layout, cbr_offsets_regular, describe_mp3_file
+from podclips_dagster.core.audio.frame_index import FrameIndex, layout_record
+from podclips_dagster.core.audio.mp3 import cbr_offsets_regular, describe_mp3_file
+from podclips_dagster.core.audio.sample_table import AdtsWindow, SampleTable, adts_window
 from podclips_dagster.core.audio.source import CountingReader, probe_source
+from podclips_dagster.core.audio.source_index import (
+    FrameIndexStore,
+    build_and_store_index,
+    check_not_truncated,
+    open_source,
+    sample_table_or_none,
+    store_record,
+    stored_record,
+)
 from podclips_dagster.core.audio.window import (
     IrregularCbr,
     Mp3Window,
@@ -40,7 +46,6 @@ from podclips_dagster.core.errors import (
     CutFailed,
     InvalidClipRequest,
     InvalidDuration,
-    SourceMissing,
     SourceUnreadable,
 )
 
@@ -69,35 +74,7 @@ class CutClip:
     bitrate_kbps: int
     source_format: str          # "mp3-cbr" | "mp3-vbr" | "m4a" | "aac" | "ogg" | "flac" | "wav"
     source_duration_seconds: float | None
-    strategy: str               # "ranged-cbr" | "ranged-frame-index" | "ffmpeg-seek"
-
-
-class FrameIndexStore(Protocol):
-    def get(self, source_id: str) -> bytes | None: ...
-
-    def put(self, source_id: str, data: bytes) -> None: ...
-
-
-class MemoryFrameIndexStore:
-    """Frame indexes kept in a dict (tests, one-off CLI runs); counts its puts."""
-
-    def __init__(self) -> None:
-        self._items: dict[str, bytes] = {}
-        self._lock = threading.Lock()
-        self.puts = 0
-
-    def get(self, source_id: str) -> bytes | None:
-        return self._items.get(source_id)
-
-    def put(self, source_id: str, data: bytes) -> None:
-        with self._lock:
-            self._items[source_id] = data
-            self.puts += 1
-
-
-def source_id_for(bucket: Bucket, key: str, etag: str, size: int) -> str:
-    """Names one version of an object: a replaced object gets a new frame index."""
-    return f"{bucket.name}/{key}@{etag}:{size}"
+    strategy: str  # "ranged-cbr" | "ranged-frame-index" | "mp4-sample-table" | "ffmpeg-seek"
 
 
 @dataclass(frozen=True)
@@ -114,26 +91,21 @@ def cut_clip(bucket: Bucket, key: str, start_time: float, duration: float, *, ff
              fade_ms: int = DEFAULT_FADE_MS) -> CutClip:
     """Cut [start_time, start_time + duration) of `key` into an MP3 file in `workdir`.
 
-    `index_store` keeps, per object version, the frame index of a VBR file or
-    the layout of a CBR one, so later cuts of the episode skip that work."""
+    `index_store` keeps, per object version, the frame index of a VBR file, the
+    layout of a CBR one or the sample table of an MP4, so later cuts of the
+    episode skip that work (`index_source` builds it ahead of any cut)."""
     if not math.isfinite(start_time) or start_time < 0:
         raise InvalidClipRequest(f"clip start must be a time >= 0 s, got {start_time!r}")
     if not math.isfinite(duration) or not 0 < duration <= MAX_CLIP_SECONDS:
         raise InvalidDuration(
             f"clip duration must be in (0, {MAX_CLIP_SECONDS}] s, got {duration!r}")
-    info = bucket.head(key)
-    if info is None:
-        raise SourceMissing(f"no object {key!r} in bucket {bucket.name}")
-    if info.size == 0:
-        raise SourceUnreadable(f"source {key!r} is empty (0 bytes)")
-    reader = CountingReader(bucket, key, info.size)
+    reader, source_id = open_source(bucket, key)
     workdir.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix="clip-", suffix=".mp3", dir=workdir)
     os.close(fd)
     job = _Job(start_time, duration, ffmpeg, Path(name), fade_ms)
     try:
-        return _cut(bucket, reader, source_id_for(bucket, key, info.etag, info.size),
-                    index_store, job)
+        return _cut(bucket, reader, source_id, index_store, job)
     except BaseException:
         job.out.unlink(missing_ok=True)
         raise
@@ -141,93 +113,64 @@ def cut_clip(bucket: Bucket, key: str, start_time: float, duration: float, *, ff
 
 def _cut(bucket: Bucket, reader: CountingReader, source_id: str, store: FrameIndexStore | None,
          job: _Job) -> CutClip:
-    record = _stored_record(store, source_id)
+    record = stored_record(store, source_id)
     if isinstance(record, FrameIndex):
         return _cut_mp3(reader, indexed_window(reader, record, job.start_time, job.duration),
                         record.layout.vbr, "ranged-frame-index", job)
+    if isinstance(record, SampleTable):
+        return _cut_m4a(reader, record, job)
     layout, regular = record, record is not None
     if layout is None:
         probe = probe_source(reader)
+        if probe.kind == "m4a" and (table := sample_table_or_none(reader, probe, store,
+                                                                   source_id)):
+            return _cut_m4a(reader, table, job)
         if probe.kind != "mp3":
             return _cut_with_ffmpeg_seek(bucket, reader, probe.kind, job)
         layout = probe.layout
-        _check_not_truncated(reader, layout)
+        check_not_truncated(reader, layout)
         if layout.frames is not None:  # fail before streaming a VBR file to index it
             ensure_starts_inside(layout, layout.frames, job.start_time)
         regular = not layout.vbr and cbr_offsets_regular(probe.frames_head, layout,
                                                          layout.audio_start)
-        if regular and store is not None:
-            store.put(source_id, layout_record(layout))
+        if regular:
+            store_record(store, source_id, layout_record(layout))
     if regular:
         try:
             window = cbr_window(reader, layout, job.start_time, job.duration)
             return _cut_mp3(reader, window, False, "ranged-cbr", job)
         except IrregularCbr:
             pass  # drifting padding: only a frame index is exact
-    index = _build_index(reader, layout, store, source_id)
+    index = build_and_store_index(reader, layout, store, source_id)
     return _cut_mp3(reader, indexed_window(reader, index, job.start_time, job.duration),
                     layout.vbr, "ranged-frame-index", job)
 
 
-def frame_index_for(bucket: Bucket, key: str,
-                    index_store: FrameIndexStore | None = None) -> FrameIndex:
-    """The frame index of an MP3 object, from the store or built (and stored) now."""
-    info = bucket.head(key)
-    if info is None:
-        raise SourceMissing(f"no object {key!r} in bucket {bucket.name}")
-    source_id = source_id_for(bucket, key, info.etag, info.size)
-    record = _stored_record(index_store, source_id)
-    if isinstance(record, FrameIndex):
-        return record
-    reader = CountingReader(bucket, key, info.size)
-    probe = probe_source(reader)
-    if probe.kind != "mp3":
-        raise SourceUnreadable(f"source {key!r} is {probe.kind}, not MP3: no frame index")
-    _check_not_truncated(reader, probe.layout)
-    return _build_index(reader, probe.layout, index_store, source_id)
-
-
-def _stored_record(store: FrameIndexStore | None, source_id: str) -> FrameIndex | Mp3Layout | None:
-    data = store.get(source_id) if store is not None else None
-    if not data:
-        return None
-    try:
-        return read_source_record(data)
-    except ValueError:
-        return None  # an old or damaged record: rebuild it
-
-
-def _build_index(reader: CountingReader, layout: Mp3Layout, store: FrameIndexStore | None,
-                 source_id: str) -> FrameIndex:
-    index = build_frame_index(reader.stream(), layout)
-    if index.frame_count == 0 or (layout.frames and index.frame_count < layout.frames):
-        raise SourceUnreadable(
-            f"source {reader.key!r} is truncated: {index.frame_count} complete MP3 frames, "
-            f"its header declares {layout.frames}")
-    if store is not None:
-        store.put(source_id, index.to_bytes())
-    return index
-
-
-def _check_not_truncated(reader: CountingReader, layout: Mp3Layout) -> None:
-    if layout.stream_end is not None and reader.size < layout.stream_end:
-        raise SourceUnreadable(
-            f"source {reader.key!r} is truncated: its MP3 header declares audio up to byte "
-            f"{layout.stream_end}, the object has {reader.size} bytes")
-
-
 def _cut_mp3(reader: CountingReader, window: Mp3Window, vbr: bool, strategy: str,
              job: _Job) -> CutClip:
+    _encode_window(reader, window, "mp3", job)
+    return _finished(job, reader.bytes_read, "mp3-vbr" if vbr else "mp3-cbr",
+                     window.source_duration, strategy, reader.key)
+
+
+def _cut_m4a(reader: CountingReader, table: SampleTable, job: _Job) -> CutClip:
+    window = adts_window(reader, table, job.start_time, job.duration)
+    _encode_window(reader, window, "aac", job)
+    return _finished(job, reader.bytes_read, "m4a", window.source_duration, "mp4-sample-table",
+                     reader.key)
+
+
+def _encode_window(reader: CountingReader, window: Mp3Window | AdtsWindow, input_format: str,
+                   job: _Job) -> None:
+    """Decode the window's frames, keep exactly the clip's samples, encode the MP3."""
     seconds = (window.trim_end - window.trim_start) / window.sample_rate
     trim = (f"asetpts=N/SR/TB,atrim=start_sample={window.trim_start}"
             f":end_sample={window.trim_end},asetpts=PTS-STARTPTS")
-    args = ["-loglevel", "error", "-f", "mp3", "-i", "pipe:0",
+    args = ["-loglevel", "error", "-f", input_format, "-i", "pipe:0",
             *_output_args(trim + _fades(job.fade_ms, seconds), job.out)]
     result = run_ffmpeg(job.ffmpeg, args, stdin=window.data)
     if result.returncode != 0:
         raise CutFailed(f"FFmpeg could not cut {reader.key!r}: {error_summary(result.stderr)}")
-    return _finished(job, reader.bytes_read, "mp3-vbr" if vbr else "mp3-cbr",
-                     window.source_duration, strategy, reader.key)
 
 
 def _cut_with_ffmpeg_seek(bucket: Bucket, reader: CountingReader, kind: str, job: _Job) -> CutClip:

@@ -54,6 +54,7 @@ class SourceProbe:
     kind: str                     # "mp3" or an FFmpeg-readable container ("m4a", "aac", ...)
     layout: Mp3Layout | None = None
     frames_head: bytes = b""      # bytes from layout.audio_start on (MP3 only)
+    head: bytes = b""             # the object's first bytes (containers: an MP4's box headers)
 
 
 def probe_source(reader: CountingReader) -> SourceProbe:
@@ -77,7 +78,7 @@ def probe_source(reader: CountingReader) -> SourceProbe:
         raise SourceUnreadable(f"{_name(reader)} is truncated: it holds an ID3 tag and no audio")
     container = _container(buf)
     if container:
-        return SourceProbe(container)
+        return SourceProbe(container, head=buf if base == 0 else b"")
     first = find_frame(buf, 0)
     if first is None:
         raise SourceUnreadable(f"{_name(reader)} is not audio: {_describe(buf)}")

@@ -1,0 +1,1 @@
+"""Per-episode audio indexes, built before anyone waits for a clip."""
