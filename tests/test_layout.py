@@ -88,6 +88,9 @@ ENVIRON_ALLOWED = {
     # It starts child processes (uvicorn, dagster dev) with the stack's settings added to
     # the environment they inherit; it reads no setting from it.
     "podclips_dagster/devstack/runner.py",
+    # The image's entrypoint: it rewrites DAGSTER_PG_URL (parsed by config.dagster_pg_url)
+    # for the Dagster process it becomes.
+    "podclips_dagster/container.py",
 }
 
 
