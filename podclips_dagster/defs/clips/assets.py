@@ -31,8 +31,11 @@ CUT_WORKERS = 2
 # Sensor and schedule batches: small runs, so an on-demand clip never waits long for a slot.
 MAX_PARTITIONS_PER_RUN = 25
 # Backfills: a run pays ~5 CPU-seconds before its first cut (process start, importing Dagster
-# and the definitions), so big runs spend the cores on cutting (benchmarks/backfill_throughput.py).
-BACKFILL_PARTITIONS_PER_RUN = 200
+# and the definitions), and the daemon writes one planned event per partition before the run
+# starts; 100 keeps the first cost small per clip and lets the daemon plan (and, with
+# dagster.yaml's run buffer, start) the next run while this one cuts
+# (benchmarks/backfill_throughput.py).
+BACKFILL_PARTITIONS_PER_RUN = 100
 # Who wanted the run's clips, recorded as the clip's `requested_by` ("predicted" for the
 # pre-generation schedule's runs, so pre-cuts can be told from clips made on demand).
 SOURCE_TAG = "podclips/source"
