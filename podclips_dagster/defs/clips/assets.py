@@ -121,7 +121,7 @@ def audio_clips(context: dg.AssetExecutionContext, config: AudioClipsConfig,
                 asset_key=context.asset_key, partition=spec.partition_key,
                 metadata=clip_metadata(outcome),
             )
-            context.log_event(made_clip_check_evaluation(context.asset_key, outcome))
+            yield made_clip_check_evaluation(context.asset_key, outcome)
     context.log.info("made %d of %d clip(s) of %d episode(s) in %.1f s",
                      len(specs) - len(failures), len(specs),
                      len({s.episode_id for s in specs}), time.perf_counter() - began)
