@@ -67,7 +67,7 @@ def clip_metadata(result: ClipResult) -> dict:
 
 
 def _by_episode(keys: list[str]) -> list[ClipSpec]:
-    """The clips, an episode's together (in first-seen order), so its index is read while warm."""
+    """The clips, an episode's together (episodes in first-seen order)."""
     groups: dict[str, list[ClipSpec]] = defaultdict(list)
     for key in keys:
         spec = ClipSpec.from_partition_key(key)
