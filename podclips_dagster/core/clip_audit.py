@@ -24,6 +24,23 @@ def mp3_duration_from_header(head: bytes) -> float | None:
     return layout.content_samples(layout.frames) / layout.sample_rate
 
 
+def _longer_than_asked(spec: ClipSpec, duration: float) -> list[str]:
+    if duration > spec.duration_seconds + DURATION_TOLERANCE_S:
+        return [f"object lasts {duration:.3f} s, longer than {spec.duration_seconds} s"]
+    return []
+
+
+def audit_made_clip(clip) -> list[str]:
+    """Problems in what ensure_clip just measured and recorded (a ClipResult), no re-read.
+
+    Its duration is the MP3 header of the file it uploaded whole (or, for a reused
+    clip, the record of an object it confirmed exists), its size that file's."""
+    problems = [] if clip.file_size_bytes > 0 else [f"object is {clip.file_size_bytes} bytes"]
+    if clip.duration <= 0:
+        problems.append(f"clip lasts {clip.duration} s")
+    return problems + _longer_than_asked(clip.spec, clip.duration)
+
+
 def audit_clip(service, spec: ClipSpec) -> list[str]:
     """Problems with one clip; an empty list means it is sound."""
     record = service.records.find(spec)
@@ -40,8 +57,7 @@ def audit_clip(service, spec: ClipSpec) -> list[str]:
     if duration is None:
         problems.append("object has no readable MP3 header")
     else:
-        if duration > spec.duration_seconds + DURATION_TOLERANCE_S:
-            problems.append(f"object lasts {duration:.3f} s, longer than {spec.duration_seconds} s")
+        problems += _longer_than_asked(spec, duration)
         if abs(duration - record.get("clip_duration_seconds", -1)) > DURATION_TOLERANCE_S:
             problems.append(f"object lasts {duration:.3f} s, record says "
                             f"{record.get('clip_duration_seconds')} s")

@@ -1,8 +1,10 @@
 """Episodes and chunks (owned by the ingestion system) and the clips cut from them."""
 
 
+import logging
+import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import dagster as dg
 
@@ -10,7 +12,7 @@ from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.requests import ClipRequests
 from podclips_dagster.core.service import ClipResult
 from podclips_dagster.core.spec import ClipSpec
-from podclips_dagster.defs.clips.checks import clip_check_evaluation
+from podclips_dagster.defs.clips.checks import made_clip_check_evaluation
 from podclips_dagster.defs.clips.partitions import audio_clips_partitions
 from podclips_dagster.defs.resources import ClipServiceResource
 
@@ -26,10 +28,20 @@ transcript_chunks = dg.AssetSpec(
 
 # FFmpeg is CPU-bound: cut as many clips at once as there are cores (2 here).
 CUT_WORKERS = 2
+# Sensor and schedule batches: small runs, so an on-demand clip never waits long for a slot.
 MAX_PARTITIONS_PER_RUN = 25
+# Backfills: a run pays ~5 CPU-seconds before its first cut (process start, importing Dagster
+# and the definitions), and the daemon writes one planned event per partition before the run
+# starts; 100 keeps the first cost small per clip and lets the daemon plan (and, with
+# dagster.yaml's run buffer, start) the next run while this one cuts
+# (benchmarks/backfill_throughput.py).
+BACKFILL_PARTITIONS_PER_RUN = 100
 # Who wanted the run's clips, recorded as the clip's `requested_by` ("precut" for the
 # pre-cut schedule's runs, so pre-cuts can be told from clips made on demand).
 SOURCE_TAG = "podclips/source"
+# Per-clip lines ("cutting ...", "stored ...") go to the run's captured stderr, not to the
+# event log: every Dagster log line is one more event write per partition.
+clip_log = logging.getLogger("podclips.audio_clips")
 
 
 class AudioClipsConfig(dg.Config):
@@ -54,12 +66,13 @@ def clip_metadata(result: ClipResult) -> dict:
     }
 
 
-def _by_episode(keys: list[str]) -> list[list[ClipSpec]]:
+def _by_episode(keys: list[str]) -> list[ClipSpec]:
+    """The clips, an episode's together (episodes in first-seen order)."""
     groups: dict[str, list[ClipSpec]] = defaultdict(list)
     for key in keys:
         spec = ClipSpec.from_partition_key(key)
         groups[spec.episode_id].append(spec)
-    return list(groups.values())
+    return [spec for group in groups.values() for spec in group]
 
 
 @dg.asset(
@@ -68,7 +81,8 @@ def _by_episode(keys: list[str]) -> list[list[ClipSpec]]:
     group_name="clips",
     kinds={"s3", "ffmpeg"},
     pool="ffmpeg",
-    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_RUN),
+    backfill_policy=dg.BackfillPolicy.multi_run(
+        max_partitions_per_run=BACKFILL_PARTITIONS_PER_RUN),
     output_required=False,
     description="One MP3 per clip, cut with FFmpeg from the episode's audio into the clips "
     "bucket and recorded in MongoDB `audio_clips`. Partition key: EPISODE_ID/CHUNK[/DURATIONs].",
@@ -76,39 +90,43 @@ def _by_episode(keys: list[str]) -> list[list[ClipSpec]]:
 def audio_clips(context: dg.AssetExecutionContext, config: AudioClipsConfig,
                 clip_service: ClipServiceResource):
     service = clip_service.get_service()
-    keys = list(context.partition_keys)
+    specs = _by_episode(list(context.partition_keys))
     requested_by = context.run.tags.get(SOURCE_TAG, "dagster")
-    context.log.info("making %d clip(s) of %d episode(s)", len(keys), len(_by_episode(keys)))
+    began = time.perf_counter()
 
-    def make(spec: ClipSpec) -> tuple[ClipSpec, ClipResult | PodclipsError]:
+    def make(spec: ClipSpec) -> ClipResult | PodclipsError:
         try:
-            return spec, service.ensure_clip(spec.episode_id, spec.chunk_index,
-                                             spec.duration_seconds, force=config.force,
-                                             requested_by=requested_by, logger=context.log)
+            return service.ensure_clip(spec.episode_id, spec.chunk_index,
+                                       spec.duration_seconds, force=config.force,
+                                       requested_by=requested_by, logger=clip_log)
         except PodclipsError as err:
-            return spec, err
+            return err
 
     # On-demand requests for these clips close here, clip by clip (see defs/requests/sensors.py).
     requests = ClipRequests(service.db)
     run_key = context.run.tags.get("dagster/run_key")
     failures = []
-    # Episodes in turn (one frame index read), the clips of one episode concurrently.
+    # One queue over every clip of the run, across episodes: no worker idles at the end of
+    # an episode. A failed clip does not stop the others; the step fails at the end, naming it.
     with ThreadPoolExecutor(max_workers=CUT_WORKERS) as pool:
-        for group in _by_episode(keys):
-            for spec, outcome in pool.map(make, group):
-                requests.settle(spec, outcome, run_key=run_key, run_id=context.run.run_id)
-                if isinstance(outcome, PodclipsError):
-                    context.log.error("%s: %s", spec.partition_key, outcome.message)
-                    failures.append(f"{spec.partition_key}: {outcome.message}")
-                    continue
-                yield dg.AssetMaterialization(
-                    asset_key=context.asset_key, partition=spec.partition_key,
-                    metadata=clip_metadata(outcome),
-                )
-                context.log_event(
-                    clip_check_evaluation(service, context.asset_key, spec.partition_key))
+        futures = {pool.submit(make, spec): spec for spec in specs}
+        for future in as_completed(futures):
+            spec, outcome = futures[future], future.result()
+            requests.settle(spec, outcome, run_key=run_key, run_id=context.run.run_id)
+            if isinstance(outcome, PodclipsError):
+                context.log.error("%s: %s", spec.partition_key, outcome.message)
+                failures.append(f"{spec.partition_key}: {outcome.message}")
+                continue
+            yield dg.AssetMaterialization(
+                asset_key=context.asset_key, partition=spec.partition_key,
+                metadata=clip_metadata(outcome),
+            )
+            yield made_clip_check_evaluation(context.asset_key, outcome)
+    context.log.info("made %d of %d clip(s) of %d episode(s) in %.1f s",
+                     len(specs) - len(failures), len(specs),
+                     len({s.episode_id for s in specs}), time.perf_counter() - began)
     if failures:
         raise dg.Failure(
-            description=f"{len(failures)} of {len(keys)} clip(s) failed: " + "; ".join(failures),
+            description=f"{len(failures)} of {len(specs)} clip(s) failed: " + "; ".join(failures),
             allow_retries=False,
         )
