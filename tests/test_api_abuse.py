@@ -157,6 +157,15 @@ def test_a_body_larger_than_its_content_length_is_counted_as_it_comes(api):
     assert consumed <= MAX_BODY_BYTES + 2 * 65536
 
 
+def test_an_ordinary_client_reads_the_413_of_a_slightly_oversized_body(api):
+    """1.5 MB with its length: the client gets the answer, not a reset connection."""
+    with api.client() as client:
+        answers = [client.post("/api/generate-audio-clip", content=b"x" * (3 << 19),
+                               headers={"Content-Type": "application/json"}) for _ in range(5)]
+        after = client.post("/api/generate-audio-clip", json=GENERATE)
+    assert [a.status_code for a in answers] == [413] * 5 and after.status_code == 200
+
+
 def test_a_body_within_the_limit_still_works(api):
     items = [{"episode_id": CBR_GUID + "x" * 150, "chunk_index": i} for i in range(100)]
     with api.client() as client:
