@@ -27,8 +27,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 ## Benchmarks (not tests): each prints its figures and a ratio against a baseline
-## measured in the same run, and a JSON line last. About 15 minutes on 2 cores.
-BENCHMARKS := clip_latency api_latency on_demand demand_replay audiogram_render
+## measured in the same run, and a JSON line last. About 20 minutes on 2 cores.
+BENCHMARKS := clip_latency api_latency on_demand demand_replay audiogram_render load
 bench: $(STAMP)
 	for b in $(BENCHMARKS); do $(BIN)/python -m benchmarks.$$b || exit 1; done
 
