@@ -3,7 +3,6 @@ store, oversized and malformed bodies, made-up lookups, rate limits and their me
 
 from __future__ import annotations
 
-import base64
 import json
 import select
 import socket
@@ -14,7 +13,6 @@ import anyio
 import httpx
 import pymongo
 import pytest
-from pymongo import monitoring
 from pymongo.errors import DuplicateKeyError
 
 from podclips_dagster.core.api_keys import ApiKeys, KeyNameTaken, hash_key
@@ -23,9 +21,7 @@ from podclips_dagster.core.stores.catalogue import Catalogue
 from podclips_dagster.core.stores.clip_records import ClipRecords
 from podclips_dagster.sidecar.body_limit import MAX_BODY_BYTES
 from tests.api_fixtures import CBR_GUID
-from tests.test_api_lambda import LambdaContext, http_v2_event, lambda_world, rest_v1_event
-
-assert lambda_world  # a fixture, used by name below
+from tests.mongo_commands import CommandLog
 
 # One seeded catalogue for every sidecar test module (imported fixtures would be one per module).
 pytest_plugins = ["tests.api_fixtures"]
@@ -289,49 +285,3 @@ def test_lookup_queries_read_only_what_the_answer_needs(mongo_server, mongo_db):
                                                  "duration_seconds", "status",
                                                  "clip_duration_seconds"}
     client.close()
-
-
-class CommandLog(monitoring.CommandListener):
-    """The commands a client sent (pymongo's command monitoring)."""
-
-    def __init__(self):
-        self.commands, self.replies = [], []
-
-    def started(self, event):
-        self.commands.append(event)
-
-    def succeeded(self, event):
-        self.replies.append(event.reply)
-
-    def documents_returned(self) -> int:
-        cursors = [r["cursor"] for r in self.replies if "cursor" in r]
-        return sum(len(c.get("firstBatch", c.get("nextBatch", []))) for c in cursors)
-
-    def failed(self, event):
-        pass
-
-
-def test_lambda_events_over_a_megabyte_are_413_before_parsing(lambda_world):
-    handler, key, db = lambda_world
-    big = {"items": [{"episode_id": "x" * 1000, "chunk_index": 0}] * 1100}  # about 1.1 MB
-    v1 = rest_v1_event("POST", "/api/audio-clips/lookup", "203.0.113.7", {"X-API-Key": key}, big)
-    v2 = http_v2_event("POST", "/api/audio-clips/lookup", "203.0.113.8", {}, big)  # no key
-    v2["body"] = base64.b64encode(v2["body"].encode()).decode()
-    v2["isBase64Encoded"] = True
-    declared = rest_v1_event("POST", "/api/generate-audio-clip", "203.0.113.9",
-                             {"X-API-Key": key, "Content-Length": str(5 * MAX_BODY_BYTES)}, {})
-    for event in (v1, v2, declared):
-        answer = handler(event, LambdaContext())
-        assert answer["statusCode"] == 413, answer
-        assert json.loads(answer["body"])["error"]["code"] == "payload_too_large"
-    assert db["api_requests"].count_documents({}) == 0  # the app never saw them
-
-
-def test_lambda_malformed_json_counts_against_the_source_ip(lambda_world):
-    handler, key, _ = lambda_world  # 2 requests per minute per IP here
-    headers = {"X-API-Key": key, "Content-Type": "application/json"}
-    bad = rest_v1_event("POST", "/api/generate-audio-clip", "203.0.113.10", headers)
-    bad["body"] = '{"episode_id": '
-    good = rest_v1_event("POST", "/api/generate-audio-clip", "203.0.113.10", headers, GENERATE)
-    codes = [handler(e, LambdaContext())["statusCode"] for e in (bad, bad, good)]
-    assert codes == [400, 400, 429]

@@ -12,7 +12,7 @@ from podclips_dagster.core.media.transcript import clip_transcript
 from podclips_dagster.core.service import ClipService
 from podclips_dagster.core.spec import ClipSpec
 from tests.api_fixtures import CBR_GUID
-from tests.test_api_abuse import CommandLog
+from tests.mongo_commands import CommandLog
 
 # One seeded catalogue for every sidecar test module (imported fixtures would be one per module).
 pytest_plugins = ["tests.api_fixtures"]
