@@ -19,8 +19,9 @@ so the misses are the only cuts. Reports requests/s, p50/p99 per kind, every
 status code, the 5xx (goal 0) and the server's resident memory (VmRSS from
 /proc) after warm-up and at the end (goal: growth <= 10 %). The baseline,
 measured in the same run on the same server: cache hits from one client
-with nothing else running. Prints a table and, as its last line, one JSON
-object.
+with nothing else running. Also the CPU seconds the API, its FFmpeg cuts and
+the MongoDB server spent (from /proc), to show where the time goes. Prints a
+table and, as its last line, one JSON object.
 """
 
 from __future__ import annotations
@@ -61,6 +62,25 @@ def server_rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(the process's own CPU seconds, its waited-for children's: FFmpeg for the API)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+
+
+def runqueue_wait_seconds(pid: int) -> float:
+    """Seconds the process's threads waited for a CPU while runnable (schedstat): how much
+    of its latency the machine's other work caused."""
+    waited = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            waited += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):  # a thread that ended meanwhile
+            pass
+    return waited / 1e9
 
 
 class Traffic:
@@ -213,9 +233,13 @@ def main(argv: list[str] | None = None) -> dict:
         baseline = summarize(asyncio.run(run_clients(url, keys, traffic, 1, 5, ("hit",))))
         asyncio.run(run_clients(url, keys, traffic, args.clients, args.warmup_seconds))
         rss_warm = server_rss_mb(api.pid)
+        cpu_before = (*cpu_seconds(api.pid), cpu_seconds(mongo.process.pid)[0],
+                      runqueue_wait_seconds(api.pid))
         figures = summarize(asyncio.run(run_clients(url, keys, traffic, args.clients,
                                                     args.seconds)))
         rss_end = server_rss_mb(api.pid)
+        cpu_after = (*cpu_seconds(api.pid), cpu_seconds(mongo.process.pid)[0],
+                     runqueue_wait_seconds(api.pid))
     finally:
         if api is not None:
             api.terminate()
@@ -226,6 +250,8 @@ def main(argv: list[str] | None = None) -> dict:
         clients=args.clients, seconds=args.seconds, warmup_seconds=args.warmup_seconds,
         mix_pct=MIX, rss_mb={"after_warmup": rss_warm, "end": rss_end,
                              "growth_pct": round((rss_end / rss_warm - 1) * 100, 1)},
+        cpu_s=dict(zip(("api", "ffmpeg", "mongodb", "api_waiting_for_a_cpu"),
+                       (round(b - a, 1) for a, b in zip(cpu_before, cpu_after)))),
         baseline_hit_one_client=baseline["kinds"]["hit"],
         hit_p50_over_baseline=round(figures["kinds"]["hit"]["p50_ms"]
                                     / max(baseline["kinds"]["hit"]["p50_ms"], 0.1), 1))
@@ -250,6 +276,10 @@ def print_table(f: dict) -> None:
     print(f"requests/s {f['requests_per_s']}; statuses {f['statuses']}; 5xx {f['server_errors']}")
     print(f"server RSS {rss['after_warmup']} MB after warm-up, {rss['end']} MB at the end "
           f"({rss['growth_pct']:+.1f} %)")
+    cpu = f["cpu_s"]
+    print(f"CPU seconds in the {f['wall_s']} s: API {cpu['api']}, its FFmpeg cuts "
+          f"{cpu['ffmpeg']}, MongoDB server {cpu['mongodb']}; the API's threads waited "
+          f"{cpu['api_waiting_for_a_cpu']} s for a CPU (2 cores shared with other work)")
     print(f"goals: {GOALS}: " + ("met" if f["goals_met"] else "NOT met") + "\n")
 
 

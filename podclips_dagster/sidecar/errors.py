@@ -26,7 +26,8 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found",
                405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
 _DESCRIPTIONS = {
     400: "Malformed JSON body", 401: "Missing, unknown or revoked API key",
-    404: "Unknown episode, or chunk out of range", 422: "Invalid parameters",
+    404: "Unknown episode, or chunk out of range", 413: "Request body over 1 MB",
+    422: "Invalid parameters",
     429: "Rate limit exceeded (see Retry-After)", 502: "The episode's audio is unreadable",
     503: "A dependency is down",
 }

@@ -31,7 +31,7 @@ _RETURNED_FIELDS = ("status", "clip_duration_seconds")
 
 
 @router.post("/api/audio-clips/lookup", response_model=LookupResponse,
-             responses=documented(400, 401, 422, 429, 503),
+             responses=documented(400, 401, 413, 422, 429, 503),
              summary="Which clips of these search results exist (never cuts)")
 def lookup_audio_clips(body: LookupRequest, request: Request, background: BackgroundTasks,
                        _key: str = Depends(require_key_within_limits)) -> LookupResponse:
