@@ -69,6 +69,7 @@ class Settings:
     clip_url_ttl_seconds: int
     rate_limit_per_ip_per_minute: int
     rate_limit_per_key_per_hour: int
+    share_cuts_per_day: int  # clips cut for anonymous share-page views, all instances together
     clip_retention_days: int
     precut_mode: str  # how the sidecar cuts its pre-cuts: "direct", "invoke" or "queue"
     lambda_function_name: str | None  # set by the Lambda runtime; "invoke" calls it
@@ -122,6 +123,7 @@ class Settings:
             clip_url_ttl_seconds=_int(env, "CLIP_URL_TTL_SECONDS", 24 * 3600),
             rate_limit_per_ip_per_minute=_int(env, "RATE_LIMIT_PER_IP_PER_MINUTE", 10),
             rate_limit_per_key_per_hour=_int(env, "RATE_LIMIT_PER_KEY_PER_HOUR", 100),
+            share_cuts_per_day=_int(env, "SHARE_CUTS_PER_DAY", 2000),
             clip_retention_days=_int(env, "CLIP_RETENTION_DAYS", 30),
             precut_mode=precut_mode,
             lambda_function_name=lambda_function_name,

@@ -33,7 +33,8 @@ from podclips_dagster.sidecar.app import create_app
 CBR_GUID = "5f1c2a9e-8d3b-4c7a-9e21-0b6d4f3a2c10"
 VBR_GUID = "substack:post:7777"
 OWNED_COLLECTIONS = ("audio_clips", "clip_leases", "api_rate_limits", "api_requests",
-                     "clip_requests", "clip_demand_events", "api_keys")
+                     "clip_requests", "clip_demand_events", "api_keys", "precut_budget",
+                     "daily_caps")
 
 
 @dataclass

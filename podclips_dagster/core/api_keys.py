@@ -14,6 +14,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pymongo.errors import DuplicateKeyError
+
 from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.stores.mongo import mongo_errors
 
@@ -60,13 +62,24 @@ class ApiKeys:
                 f"key name {name!r} must be 1-64 letters, digits, '_', '.' or '-'")
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         with mongo_errors(f"creating the API key {name!r}"):
-            self.collection.create_index("name", name="name")
-            if self.collection.find_one({"name": name, "revoked_at": None}, {"_id": 1}):
-                raise KeyNameTaken(f"an active key named {name!r} exists; revoke it first")
-            self.collection.insert_one({"_id": hash_key(key), "name": name,
-                                        "created_at": datetime.now(UTC),
-                                        "revoked_at": None})
+            self.ensure_indexes()
+            try:
+                self.collection.insert_one({"_id": hash_key(key), "name": name,
+                                            "created_at": datetime.now(UTC),
+                                            "revoked_at": None})
+            except DuplicateKeyError:
+                raise KeyNameTaken(
+                    f"an active key named {name!r} exists; revoke it first") from None
         return key
+
+    def ensure_indexes(self) -> None:
+        """One active key per name, enforced by MongoDB: two `create` calls racing (two
+        terminals, two deploy scripts) cannot both win, as a check-then-insert could."""
+        self.collection.create_index("name", name="name")
+        # Its own key pattern, so it sits beside the older "name" index on any MongoDB version.
+        self.collection.create_index([("name", 1), ("revoked_at", 1)],
+                                     name="one_active_key_per_name", unique=True,
+                                     partialFilterExpression={"revoked_at": {"$type": "null"}})
 
     def revoke(self, name: str) -> int:
         """Revoke the active key(s) named `name`; how many were revoked."""

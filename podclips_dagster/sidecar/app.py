@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from podclips_dagster.config import Settings
 from podclips_dagster.sidecar import clips, files, health, lookup, share
+from podclips_dagster.sidecar.body_limit import BodySizeLimit
+from podclips_dagster.sidecar.cors import CORSExceptPrefix
 from podclips_dagster.sidecar.errors import install_error_handlers
 from podclips_dagster.sidecar.observability import REQUESTS_COLLECTION, RequestObserver
 from podclips_dagster.sidecar.state import DEFAULT_BUDGET_SECONDS, Sidecar
@@ -33,11 +34,12 @@ def create_app(settings: Settings | None = None, *,
     app.state.settings = settings
     app.state.storage = state.service.storage  # files.py serves the local store from it
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit)
     app.add_middleware(RequestObserver, requests_collection=state.service.db[REQUESTS_COLLECTION])
     # The dashboard calls from browsers. Any origin may: the key travels in a header, never
-    # in a cookie, so a foreign page gains nothing it does not already hold.
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
-                       allow_headers=["Content-Type", "X-API-Key"],
+    # in a cookie, so a foreign page gains nothing it does not already hold. Not /files/.
+    app.add_middleware(CORSExceptPrefix, excluded_prefix=files.PREFIX, allow_origins=["*"],
+                       allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"],
                        expose_headers=list(_RATE_LIMIT_HEADERS), max_age=86400)
     for module in (clips, lookup, health, share, files):
         app.include_router(module.router)

@@ -16,11 +16,11 @@ from podclips_dagster.sidecar.observability import logger
 _indexed: set[str] = set()  # collections whose TTL and lookup indexes this process ensured
 
 
-def record_impressions(app, specs: list[ClipSpec]) -> None:
-    """Results in the order shown: rank is the 1-based position."""
+def record_impressions(app, ranked: list[tuple[int, ClipSpec]]) -> None:
+    """Results shown, each with its rank (the 1-based position in the answer)."""
     _write(app, lambda: app.demand.record_impressions(
-        ({"episode_id": s.episode_id, "chunk_index": s.chunk_index,
-          "duration_seconds": s.duration_seconds} for s in specs), source="lookup"))
+        ({"episode_id": s.episode_id, "chunk_index": s.chunk_index, "rank": rank,
+          "duration_seconds": s.duration_seconds} for rank, s in ranked), source="lookup"))
 
 
 def record_play(app, spec: ClipSpec) -> None:

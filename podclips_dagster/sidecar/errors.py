@@ -7,6 +7,7 @@ the details (hosts, bucket paths, driver errors) go to the log only.
 
 from __future__ import annotations
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -25,7 +26,8 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found",
                405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
 _DESCRIPTIONS = {
     400: "Malformed JSON body", 401: "Missing, unknown or revoked API key",
-    404: "Unknown episode, or chunk out of range", 422: "Invalid parameters",
+    404: "Unknown episode, or chunk out of range", 413: "Request body over 1 MB",
+    422: "Invalid parameters",
     429: "Rate limit exceeded (see Retry-After)", 502: "The episode's audio is unreadable",
     503: "A dependency is down",
 }
@@ -64,6 +66,12 @@ async def _core_error(request: Request, exc: PodclipsError) -> JSONResponse:
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
+        from podclips_dagster.sidecar.security import enforce_ip_limit  # it imports this module
+
+        try:
+            await anyio.to_thread.run_sync(enforce_ip_limit, request)
+        except ApiError as err:
+            return await _api_error(request, err)
         return error_response(400, "malformed_json", "the request body is not valid JSON")
     problems = "; ".join(
         f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"

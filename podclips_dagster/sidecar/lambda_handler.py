@@ -11,6 +11,7 @@ from __future__ import annotations
 from mangum import Mangum
 
 from podclips_dagster.sidecar.app import create_app
+from podclips_dagster.sidecar.body_limit import oversized_event_response
 from podclips_dagster.sidecar.observability import logger
 from podclips_dagster.sidecar.precut import PRECUT_EVENT, handle_precut_event
 
@@ -23,4 +24,4 @@ _adapter = Mangum(_app, lifespan="off")
 def handler(event, context):
     if isinstance(event, dict) and PRECUT_EVENT in event:
         return handle_precut_event(_app.state.sidecar, event)
-    return _adapter(event, context)
+    return oversized_event_response(event) or _adapter(event, context)

@@ -8,7 +8,7 @@ How the chosen clips are cut is `PRECUT_MODE` (config.py):
   (`handle_precut_event`);
 - `queue`: the Dagster sensor makes runs of them, seconds later.
 Either way the clips are recorded as `clip_requests` first, so one that is
-never cut goes back to Dagster (core/demand/precut.py).
+never cut goes back to Dagster (core/demand/online/precut.py).
 """
 
 from __future__ import annotations

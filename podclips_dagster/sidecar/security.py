@@ -43,15 +43,24 @@ def require_key(request: Request, api_key: str | None = Security(api_key_header)
 def require_key_within_limits(request: Request,
                               api_key: str | None = Security(api_key_header)) -> str:
     """`require_key` plus the clip-making routes' per-IP and per-key limits; 429 past them."""
+    enforce_ip_limit(request)
+    name = require_key(request, api_key)
+    app = sidecar(request)
+    per_key = app.limiter.hit(f"key:{name}", app.settings.rate_limit_per_key_per_hour, 3600)
+    # The message names no key: a 429 can be logged or shown where the key's name should not.
+    _enforce(observed(request), per_key,
+             f"more than {per_key.limit} requests per hour with this API key")
+    return name
+
+
+def enforce_ip_limit(request: Request) -> None:
+    """Count the request against its client IP's per-minute limit; 429 past it. Malformed
+    bodies count too (errors.py), so garbage is no cheaper to send than requests."""
     app = sidecar(request)
     facts = observed(request)
     ip = facts["client_ip"] = client_ip(request)
     per_ip = app.limiter.hit(f"ip:{ip}", app.settings.rate_limit_per_ip_per_minute, 60)
     _enforce(facts, per_ip, f"more than {per_ip.limit} requests per minute from {ip}")
-    name = require_key(request, api_key)
-    per_key = app.limiter.hit(f"key:{name}", app.settings.rate_limit_per_key_per_hour, 3600)
-    _enforce(facts, per_key, f"more than {per_key.limit} requests per hour with key {name!r}")
-    return name
 
 
 def _enforce(facts: dict, verdict, message: str) -> None:

@@ -5,8 +5,9 @@ one round trip): an <audio> element, the waveform picture with a playhead,
 the transcript with the current cue and word highlighted, a copy-link
 button, and Open Graph / Twitter player tags so links unfurl. With
 JavaScript off it is still a working player with the text. A clip that does
-not exist yet is cut on the first view (rate limited per IP, like the API);
-its share assets are made then too if Dagster has not made them yet.
+not exist yet is cut on the first view (rate limited per IP, like the API,
+and capped per day for everyone: `SHARE_CUTS_PER_DAY`); its share assets are
+made then too if Dagster has not made them yet.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from podclips_dagster.sidecar.state import sidecar
 router = APIRouter(tags=["share"])
 _STATIC = Path(__file__).parent / "static"
 PAGE_CACHE_SECONDS = 300  # the page holds presigned URLs (24 h) when there is no CDN
+SHARE_CUTS_SUBJECT = "share_cuts"  # the daily cap's document prefix in `daily_caps`
 
 
 class VideoRequest(BaseModel):
@@ -96,13 +98,10 @@ async def _share_page(request: Request, episode_id: str, chunk_index: int, durat
     service = app.service
     resolved = await anyio.to_thread.run_sync(service.resolve, episode_id, chunk_index, duration)
     if await anyio.to_thread.run_sync(service.find_clip, resolved.spec) is None:
-        # Only views that cut count against the per-IP limit; views of existing clips are free.
-        verdict = await anyio.to_thread.run_sync(
-            app.limiter.hit, f"share:{client_ip(request)}",
-            app.settings.rate_limit_per_ip_per_minute, 60)
-        if not verdict.allowed:
-            return _message_page(429, "Too many new clips", "Try again in a minute.",
-                                 headers={"Retry-After": str(verdict.retry_after)})
+        # Only views that cut count against the limits; views of existing clips are free.
+        refused = await anyio.to_thread.run_sync(_refuse_new_cut, app, client_ip(request))
+        if refused is not None:
+            return refused
     outcome = await clip_within_budget(request, lambda: resolved)
     if isinstance(outcome, Pending):
         return _message_page(202, "This clip is being prepared",
@@ -112,6 +111,24 @@ async def _share_page(request: Request, episode_id: str, chunk_index: int, durat
     page = render_share_page(service, assets, resolved.episode,
                              _page_url(request, outcome.spec), embed)
     return HTMLResponse(page, headers={"Cache-Control": f"public, max-age={PAGE_CACHE_SECONDS}"})
+
+
+def _refuse_new_cut(app, ip: str) -> HTMLResponse | None:
+    """The page to answer instead of cutting, past the per-IP limit or the global daily cap
+    (`SHARE_CUTS_PER_DAY`, shared by every instance); None when the cut may go ahead."""
+    verdict = app.limiter.hit(f"share:{ip}", app.settings.rate_limit_per_ip_per_minute, 60)
+    if not verdict.allowed:
+        return _message_page(429, "Too many new clips", "Try again in a minute.",
+                             headers={"Retry-After": str(verdict.retry_after)})
+    today = app.daily_caps.take(SHARE_CUTS_SUBJECT, app.settings.share_cuts_per_day)
+    if not today.allowed:
+        return _message_page(
+            429, "New clips are paused for today",
+            f"This clip has not been made yet, and share pages have made today's limit of "
+            f"{today.cap} new clips. Clips that exist still play; this one can be made "
+            "tomorrow (UTC), or sooner if someone asks for it in the app.",
+            headers={"Retry-After": str(today.seconds_to_reset)})
+    return None
 
 
 def _page_url(request: Request, spec) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from podclips_dagster.config import Settings
 from podclips_dagster.core.api_keys import API_KEYS_COLLECTION, ApiKeys
+from podclips_dagster.core.daily_caps import DAILY_CAPS_COLLECTION, DailyCap
 from podclips_dagster.core.demand.online.events import COLLECTION as DEMAND_EVENTS
 from podclips_dagster.core.demand.online.events import DemandEventWriter
 from podclips_dagster.core.rate_limits import RATE_LIMITS_COLLECTION, RateLimiter
@@ -25,6 +26,7 @@ class Sidecar:
     demand: DemandEventWriter
     budget_seconds: float
     resolved: ResolvedClips
+    daily_caps: DailyCap
 
     @classmethod
     def from_settings(cls, settings: Settings, budget_seconds: float) -> Sidecar:
@@ -32,7 +34,7 @@ class Sidecar:
         db = service.db
         return cls(settings, service, ApiKeys(db[API_KEYS_COLLECTION]),
                    RateLimiter(db[RATE_LIMITS_COLLECTION]), DemandEventWriter(db[DEMAND_EVENTS]),
-                   budget_seconds, ResolvedClips())
+                   budget_seconds, ResolvedClips(), DailyCap(db[DAILY_CAPS_COLLECTION]))
 
 
 def sidecar(request) -> Sidecar:

@@ -96,8 +96,9 @@ def download_clip(service, spec: ClipSpec, workdir: Path) -> Path:
 
 def transcript_for(service, spec: ClipSpec, record: dict) -> ClipTranscript:
     episode = service.catalogue.episode(spec.episode_id)
-    return clip_transcript(service.catalogue.chunks_of(episode.guid), record["start_time"],
-                           record["clip_duration_seconds"], episode.duration)
+    start, length = record["start_time"], record["clip_duration_seconds"]
+    chunks = service.catalogue.chunks_around(episode.guid, spec.chunk_index, start + length)
+    return clip_transcript(chunks, start, length, episode.duration)
 
 
 def is_current(derived: dict | None, record: dict) -> bool:

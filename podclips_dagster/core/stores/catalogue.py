@@ -94,6 +94,39 @@ class Catalogue:
             raise ChunkOutOfRange(f"episode {episode.guid!r} has no chunk at {time_s:.3f} s")
         return self._chunk(doc)
 
+    def existing_chunks(self, pairs: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Which (episode guid, chunk index) pairs name a chunk of the catalogue, in one query.
+
+        `$in` on both fields, then an exact match here (see `ClipRecords.find_many`).
+        """
+        if not pairs:
+            return set()
+        query = {"episode_id": {"$in": sorted({e for e, _ in pairs})},
+                 "chunk_index": {"$in": sorted({i for _, i in pairs})}}
+        with mongo_errors(f"checking {len(pairs)} chunk(s) in the catalogue"):
+            docs = self.chunks.find(query, {"_id": 0, "episode_id": 1, "chunk_index": 1,
+                                            "start_time": 1})
+            found = {(d.get("episode_id"), d.get("chunk_index")) for d in docs
+                     if isinstance(d.get("start_time"), (int, float))}
+        return pairs & found
+
+    def chunks_around(self, episode_id: str, chunk_index: int, until: float) -> list[Chunk]:
+        """The chunks a clip from chunk `chunk_index` to `until` seconds shows: from the one
+        before it (it may overlap) to the first that starts at or after `until` (its start
+        ends the one before). Read in small batches, so a long episode costs no more."""
+        chunks = []
+        with mongo_errors(f"reading chunks {chunk_index}.. of {episode_id!r}"):
+            cursor = self.chunks.find(
+                {"episode_id": episode_id, "chunk_index": {"$gte": chunk_index - 1}},
+                _CHUNK_FIELDS).sort("chunk_index", 1).batch_size(8)
+            with cursor:
+                for doc in cursor:
+                    if isinstance(doc.get("start_time"), (int, float)):
+                        chunks.append(self._chunk(doc))
+                        if chunks[-1].start_time >= until:
+                            break
+        return chunks
+
     def chunks_of(self, episode_id: str) -> list[Chunk]:
         with mongo_errors(f"listing chunks of {episode_id!r}"):
             docs = self.chunks.find({"episode_id": episode_id},
