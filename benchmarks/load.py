@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> dict:
         mix_pct=MIX, rss_mb={"after_warmup": rss_warm, "end": rss_end,
                              "growth_pct": round((rss_end / rss_warm - 1) * 100, 1)},
         cpu_s=dict(zip(("api", "ffmpeg", "mongodb", "api_waiting_for_a_cpu"),
-                       (round(b - a, 1) for a, b in zip(cpu_before, cpu_after)))),
+                       (round(b - a, 1) for a, b in zip(cpu_before, cpu_after, strict=True)),
+                       strict=True)),
         baseline_hit_one_client=baseline["kinds"]["hit"],
         hit_p50_over_baseline=round(figures["kinds"]["hit"]["p50_ms"]
                                     / max(baseline["kinds"]["hit"]["p50_ms"], 0.1), 1))
