@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from podclips_dagster.core.audio.ffmpeg import error_summary, run_ffmpeg
+from podclips_dagster.core.audio.ffmpeg import (
+    PIPE_PROTOCOLS, URL_PROTOCOLS, error_summary, input_args, run_ffmpeg,
+)
 from podclips_dagster.core.audio.frame_index import (
     FrameIndex, build_frame_index, layout_record, read_source_record,
 )
@@ -210,7 +212,7 @@ def _cut_mp3(reader: CountingReader, window: Mp3Window, vbr: bool, strategy: str
     seconds = (window.trim_end - window.trim_start) / window.sample_rate
     trim = (f"asetpts=N/SR/TB,atrim=start_sample={window.trim_start}"
             f":end_sample={window.trim_end},asetpts=PTS-STARTPTS")
-    args = ["-loglevel", "error", "-f", "mp3", "-i", "pipe:0",
+    args = ["-loglevel", "error", *input_args("pipe:0", PIPE_PROTOCOLS, "mp3"),
             *_output_args(trim + _fades(job.fade_ms, seconds), job.out)]
     result = run_ffmpeg(job.ffmpeg, args, stdin=window.data)
     if result.returncode != 0:
@@ -231,7 +233,7 @@ def _cut_with_ffmpeg_seek(bucket: Bucket, reader: CountingReader, kind: str, job
     trim = f"atrim=start={pre:.6f}:end={pre + duration:.6f},asetpts=PTS-STARTPTS"
     read_for = pre + duration + SEEK_PREROLL_SECONDS
     args = ["-loglevel", "level+verbose", *seek, "-t", f"{read_for:.6f}",
-            "-i", bucket.media_url(reader.key),
+            *input_args(bucket.media_url(reader.key), URL_PROTOCOLS),
             *_output_args(trim + _fades(job.fade_ms, duration), job.out)]
     result = run_ffmpeg(job.ffmpeg, args)
     log = result.stderr.decode("utf-8", "replace")
