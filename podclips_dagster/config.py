@@ -18,19 +18,6 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
-    return value
-
-
 PRECUT_MODES = ("direct", "invoke", "queue")
 
 
@@ -55,7 +42,7 @@ class Settings:
     clip_retention_days: int
     precut_mode: str  # how the sidecar's fast path cuts: "direct", "invoke" or "queue"
     lambda_function_name: str | None  # set by the Lambda runtime; "invoke" calls it
-    lease_ttl_seconds: float = 20.0  # a dead cutter's lease is taken over after this
+    lease_ttl_seconds: int = 20  # a dead cutter's lease is taken over after this
 
     @property
     def embedded(self) -> bool:
@@ -108,5 +95,5 @@ class Settings:
             clip_retention_days=_int(env, "CLIP_RETENTION_DAYS", 30),
             precut_mode=precut_mode,
             lambda_function_name=lambda_function_name,
-            lease_ttl_seconds=_float(env, "LEASE_TTL_SECONDS", 20.0),
+            lease_ttl_seconds=_int(env, "LEASE_TTL_SECONDS", 20),
         )

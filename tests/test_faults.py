@@ -26,7 +26,7 @@ from podclips_dagster.sidecar.app import create_app
 from tests.api_fixtures import ServerThread
 from tests.process_tree import alive, children
 
-LEASE_TTL = 2.0  # short, so a takeover is seconds; the heartbeat renews it every 0.67 s
+LEASE_TTL = 2  # short, so a takeover is seconds; the heartbeat renews it every 0.67 s
 
 
 class RestartableS3:

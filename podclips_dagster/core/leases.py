@@ -140,7 +140,8 @@ class Leases:
                     self.release(name, token)
             on_wait()
             if not self.wait(name, deadline):
-                raise DependencyUnavailable(f"timed out waiting for another caller to finish {name}")
+                raise DependencyUnavailable(
+                    f"timed out waiting for another caller to finish {name}")
             if (found := find()) is not None:
                 return found
 

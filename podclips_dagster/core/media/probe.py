@@ -27,7 +27,8 @@ class MediaInfo:
 
 def probe_media(path: Path, ffmpeg: str) -> MediaInfo:
     # `ffmpeg -i` alone exits 1 ("no output file") after printing the summary we want.
-    report = run_ffmpeg(ffmpeg, input_args(str(path), FILE_PROTOCOLS), timeout=30).stderr.decode("utf-8", "replace")
+    report = run_ffmpeg(ffmpeg, input_args(str(path), FILE_PROTOCOLS),
+                        timeout=30).stderr.decode("utf-8", "replace")
     duration = None
     if m := _DURATION.search(report):
         duration = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
