@@ -79,6 +79,12 @@ class Settings:
     clip_demand_cron: str  # ten minutes before the pre-cut tick: it reads fresh scores
     demand_model_cron: str
     dagster_home: Path | None  # set: `podclips seed-demo` registers partitions there
+    lease_ttl_seconds: int = 20  # a dead cutter's lease is taken over after this
+
+    @property
+    def embedded(self) -> bool:
+        """True when running on the embedded stack (no external MongoDB named)."""
+        return self.mongodb_uri is None
 
     @property
     def local_objects_dir(self) -> Path:
@@ -133,6 +139,7 @@ class Settings:
             clip_demand_cron=env.get("CLIP_DEMAND_CRON") or "50 * * * *",
             demand_model_cron=env.get("DEMAND_MODEL_CRON") or "20 4 * * *",
             dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
+            lease_ttl_seconds=_int(env, "LEASE_TTL_SECONDS", 20),
         )
 
 

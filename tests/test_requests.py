@@ -161,6 +161,13 @@ def test_cli_request_prints_the_request_and_exits_2_when_rejected(settings, seed
         "partition_key": "ep-cli/2", "status": "pending"}
     assert main(["request-status", out["request_id"]]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "pending"
+    # No sensor runs here: --wait runs out with the request still pending.
+    assert main(["request", "ep-cli", "2", "--wait", "0.3"]) == 3
+    waited = capsys.readouterr()
+    assert json.loads(waited.out)["status"] == "pending"
+    assert "still pending" in waited.err
+    assert main(["request-status", out["request_id"], "--wait", "0.3"]) == 3
+    assert json.loads(capsys.readouterr().out)["request_id"] == out["request_id"]
 
     assert main(["request", "ep-cli", "2", "--duration", "20"]) == 2
     captured = capsys.readouterr()

@@ -8,7 +8,8 @@ def register(commands) -> None:
         "dev", help="run the whole local stack (MongoDB, object store, Dagster, API)",
         description="Starts the embedded MongoDB-protocol server (data under PODCLIPS_HOME), "
         "the local object store, seeds demo episodes once, and serves the Dagster UI and the "
-        "sidecar API in the foreground. Ctrl-C stops everything; data is kept.",
+        "sidecar API in the foreground. Ctrl-C, SIGTERM or a closed terminal stops everything "
+        "it started; data is kept.",
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--dagster-port", type=int, default=3000)
@@ -18,6 +19,9 @@ def register(commands) -> None:
                    help="run Dagster on the production instance (deploy/dagster/dagster.yaml) "
                    "with its storage on a PostgreSQL server of our own (data under "
                    "PODCLIPS_HOME/postgres; needs Debian's postgresql package)")
+    p.add_argument("--stop", action="store_true",
+                   help="stop the embedded MongoDB-protocol server that CLI commands started "
+                   "under PODCLIPS_HOME, print {\"stopped\": true|false}, and exit")
     p.set_defaults(handler=run_dev)
 
     s = commands.add_parser(
@@ -42,8 +46,14 @@ def run_seed_demo(args) -> int:
 
 
 def run_dev(args) -> int:
+    from podclips_dagster.cli import emit
     from podclips_dagster.config import Settings
+    from podclips_dagster.devstack.mongo_server import stop_embedded_mongo
     from podclips_dagster.devstack.runner import run_dev as run
+
+    if args.stop:
+        emit({"stopped": stop_embedded_mongo(Settings.from_env().home)})
+        return 0
 
     return run(Settings.from_env(), args.host, args.dagster_port, args.api_port,
                seed=not args.no_seed, postgres=args.postgres)

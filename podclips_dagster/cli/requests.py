@@ -7,6 +7,7 @@ import time
 from podclips_dagster.core.spec import ALLOWED_DURATIONS, DEFAULT_DURATION
 
 POLL_SECONDS = 0.2
+STILL_PENDING_EXIT = 3  # --wait ran out: not an error, not a result either
 
 
 def register(commands) -> None:
@@ -24,7 +25,8 @@ def register(commands) -> None:
                    help=f"clip length in seconds, one of {ALLOWED_DURATIONS} "
                    f"(default {DEFAULT_DURATION})")
     p.add_argument("--wait", type=float, default=0, metavar="SECONDS",
-                   help="wait up to SECONDS for done, failed or rejected (default: do not wait)")
+                   help="wait up to SECONDS for done, failed or rejected (default: do not wait); "
+                   "exit 3 if the request is still not final by then")
     p.set_defaults(handler=run_request)
 
     s = commands.add_parser(
@@ -34,7 +36,7 @@ def register(commands) -> None:
     )
     s.add_argument("request_id", metavar="REQUEST_ID")
     s.add_argument("--wait", type=float, default=0, metavar="SECONDS",
-                   help="wait up to SECONDS for a final status")
+                   help="wait up to SECONDS for a final status; exit 3 if there is none by then")
     s.set_defaults(handler=run_request_status)
 
 
@@ -60,6 +62,9 @@ def _wait_and_report(store, doc: dict, wait: float) -> int:
     if doc["status"] == FAILED:
         say(f"podclips: request failed: {doc.get('error_code')}: {doc.get('error')}")
         return 1
+    if wait > 0 and doc["status"] not in FINAL:
+        say(f"podclips: request {doc['_id']} is still {doc['status']} after {wait:g} s")
+        return STILL_PENDING_EXIT
     return 0
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.core.stores.clip_records import spec_of
 from podclips_dagster.core.stores.mongo import ensure_index_once, mongo_errors
@@ -47,6 +48,34 @@ def unreported_clips(service, made_before: datetime,
             log.warning("audio_clips record %s names no valid clip; not reported", record["_id"])
         found.append((spec, record))
     return found
+
+
+def reject_clip_record(service, record: dict, err: PodclipsError) -> bool:
+    """Mark a malformed clip record rejected (unless it changed since it was read): it is no
+    clip a door serves, and the next request for that clip cuts and records it afresh."""
+    now = datetime.now(UTC)
+    log.warning("audio_clips record %s rejected: %s", record["_id"], err.message)
+    with mongo_errors("rejecting a malformed clip record"):
+        return service.records.collection.update_one(
+            {"_id": record["_id"], "status": {"$in": ["ready", None]},
+             "generated_at": record.get("generated_at")},
+            {"$set": {"status": "rejected", "error": err.message, "error_code": err.code,
+                      REPORTED_FIELD: now, "updated_at": now}}).modified_count == 1
+
+
+def reject_video(service, record: dict, size: str, err: PodclipsError) -> bool:
+    """Move a malformed `videos.{size}` entry to `rejected_videos.{size}` with the reason
+    (unless it changed since it was read), so the next request renders the video again."""
+    field = f"videos.{size}"
+    log.warning("video %s of audio_clips record %s rejected: %s", size, record["_id"],
+                err.message)
+    with mongo_errors("rejecting a malformed video entry"):
+        return service.records.collection.update_one(
+            {"_id": record["_id"], f"{field}.generated_at": record["videos"][size]["generated_at"]},
+            {"$unset": {field: ""},
+             "$set": {f"rejected_videos.{size}": {
+                 "status": "rejected", "error": err.message, "error_code": err.code,
+                 "rejected_at": datetime.now(UTC)}}}).modified_count == 1
 
 
 def mark_reported(service, record_ids: list) -> int:

@@ -7,6 +7,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from podclips_dagster.core.errors import PodclipsError
+from podclips_dagster.core.record_shapes import pending_request_problem
 from podclips_dagster.core.requests import INVALID_KINDS, ClipRequests
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.core.stores.mongo import mongo_errors
@@ -18,6 +19,8 @@ def validate_pending(service, doc: dict) -> str | PodclipsError:
     Requests written through `create_request` carry a validated key; others
     (a service inserting documents itself) are checked against the catalogue here.
     """
+    if problem := pending_request_problem(doc):
+        return problem
     if doc.get("partition_key"):
         return doc["partition_key"]
     try:

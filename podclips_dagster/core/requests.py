@@ -105,8 +105,8 @@ class ClipRequests:
                 {"partition_key": 1, "run_key": 1})
             return {d["partition_key"]: d["run_key"] for d in docs if d.get("run_key")}
 
-    def reject(self, request_id, err: PodclipsError) -> None:
-        self._move(request_id, PENDING, REJECTED, {**_error_fields(err), "finished_at": _now()})
+    def reject(self, request_id, err: PodclipsError, expected: str = PENDING) -> None:
+        self._move(request_id, expected, REJECTED, {**_error_fields(err), "finished_at": _now()})
 
     def claim(self, request_ids: list, run_key: str) -> int:
         """pending -> queued under `run_key`; returns how many this call won."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from podclips_dagster.core.audio.cutter import cut_clip
 from podclips_dagster.core.audio.ffmpeg import find_ffmpeg
-from podclips_dagster.core.leases import LEASES_COLLECTION, Leases
+from podclips_dagster.core.leases import LEASES_COLLECTION, Leases, confirm_lease
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.core.storage import open_storage
 from podclips_dagster.core.stores.catalogue import Catalogue, Chunk, Episode
@@ -78,7 +78,7 @@ class ClipService:
         self.catalogue = Catalogue(db, settings.episodes_collection, settings.chunks_collection)
         self.records = ClipRecords(db[AUDIO_CLIPS_COLLECTION])
         self.frame_indexes = MongoFrameIndexStore(db[FRAME_INDEX_COLLECTION])
-        self.leases = Leases(db[LEASES_COLLECTION])
+        self.leases = Leases(db[LEASES_COLLECTION], settings.lease_ttl_seconds)
         self.clips_bucket = storage.bucket(settings.clips_bucket, public=True)
         self._ffmpeg = ffmpeg or settings.ffmpeg_binary
         self._indexes_ready = False
@@ -153,13 +153,16 @@ class ClipService:
             cut = cut_clip(self.storage.bucket(source_bucket), source_key, chunk.start_time,
                            spec.duration_seconds, ffmpeg=self.ffmpeg, workdir=Path(workdir),
                            index_store=self.frame_indexes)
-            # The object is complete before the record exists.
+            # The object is complete before the record exists; neither is written by a
+            # holder whose lease was taken over (it would overwrite the new holder's).
+            confirm_lease()
             self.clips_bucket.put_file(spec.object_key, cut.path, "audio/mpeg", {
                 "episode-id": spec.episode_id.encode("ascii", "backslashreplace").decode(),
                 "chunk-index": str(spec.chunk_index),
                 "duration-seconds": f"{cut.duration_seconds:.3f}",
             })
         processing_ms = round((time.perf_counter() - started) * 1000)
+        confirm_lease()
         record = self.records.save(spec, {
             "s3_url": self.clips_bucket.s3_url(spec.object_key),
             "public_url": self.settings.clips_public_base_url

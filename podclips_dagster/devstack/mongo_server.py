@@ -7,13 +7,14 @@ CLI commands on embedded defaults, and by the tests (a throwaway directory).
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from podclips_dagster.core.errors import DependencyUnavailable
 
@@ -99,16 +100,30 @@ def embedded_mongo_uri(home: Path) -> str:
     home.mkdir(parents=True, exist_ok=True)
     server = start_mongo(home / "mongodb", detach=True)
     state.write_text(json.dumps({"port": server.port, "pid": server.process.pid}))
+    # It outlives this command (the next one reuses it): say so, once, where it stops.
+    print(f"podclips: started the embedded MongoDB-protocol server on 127.0.0.1:{server.port} "
+          f"(data in {home / 'mongodb'}); it keeps running for the next commands; "
+          "stop it with `podclips dev --stop`", file=sys.stderr, flush=True)
     return server.uri
 
 
-def stop_embedded_mongo(home: Path) -> None:
+def stop_embedded_mongo(home: Path, timeout: float = 10.0) -> bool:
+    """Stop the server recorded under `home` (if it is still that server); True if one was."""
     state = _state_file(home)
     if not state.exists():
-        return
+        return False
     try:
-        pid = json.loads(state.read_text())["pid"]
-        os.kill(pid, 15)
-    except (ValueError, KeyError, OSError):
-        pass
+        info = json.loads(state.read_text())
+        server = psutil.Process(info["pid"])
+        if "secantus" not in " ".join(server.cmdline()):
+            raise ProcessLookupError  # the pid now belongs to another program
+        server.terminate()
+        try:
+            server.wait(timeout)
+        except psutil.TimeoutExpired:
+            server.kill()
+        stopped = True
+    except (ValueError, KeyError, OSError, psutil.Error):
+        stopped = False
     state.unlink(missing_ok=True)
+    return stopped

@@ -1,4 +1,9 @@
-"""`podclips dev`: the whole local stack in the foreground; Ctrl-C stops all of it."""
+"""`podclips dev`: the whole local stack in the foreground.
+
+Ctrl-C, SIGTERM (to it or its process group) or SIGHUP stops all of it:
+`dagster dev` and its children, uvicorn, and the embedded MongoDB-protocol
+server it started (one left by an earlier CLI call is not its to stop).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+
+import psutil
 
 from podclips_dagster.config import Settings
 from podclips_dagster.devstack.mongo_server import (
@@ -23,6 +31,7 @@ from podclips_dagster.devstack.postgres_server import (
     local_instance_yaml,
     start_postgres,
 )
+from podclips_dagster.devstack.process_tree import become_subreaper, descendants, stop_tree
 
 log = logging.getLogger("podclips.dev")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -50,47 +59,75 @@ def prepare_dagster_home(settings: Settings, instance_yaml: str | None = None) -
     return dagster_home
 
 
-def _interrupt(*_):
-    raise KeyboardInterrupt
+# Each child gets this long after SIGTERM before its process group is SIGKILLed; dagster dev
+# stops its webserver, daemon and code servers in a few seconds when it stops at all.
+GRACE_SECONDS = 15.0
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def _signal_group(child: subprocess.Popen, sig: int) -> None:
+class _Stopping:
+    """Ctrl-C, SIGTERM or SIGHUP (a closed terminal) stops the stack; a second one, while
+    it stops, cuts the grace period short instead of leaving processes behind."""
+
+    def __init__(self):
+        self.requested = False
+        self.hurry = threading.Event()
+
+    def install(self) -> None:
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum, _frame):
+        if self.requested:
+            log.warning("stopping now (%s again)", signal.Signals(signum).name)
+            self.hurry.set()
+            return
+        self.requested = True
+        raise KeyboardInterrupt
+
+
+def _stop(stopping: _Stopping, children: list[subprocess.Popen],
+          own_mongo: EmbeddedMongo | None, home: Path) -> None:
+    stopping.requested = True  # from here on a signal only hurries the stop
+    # The API and Dagster first (they use MongoDB), then MongoDB, then anything left.
+    stop_tree([p for p in map(_process, children) if p], GRACE_SECONDS, stopping.hurry)
+    for child in children:
+        child.poll()  # reap
+    if own_mongo:
+        own_mongo.stop()
+        stop_embedded_mongo(home)
+    stop_tree(descendants(), 2.0, stopping.hurry)
+
+
+def _process(child: subprocess.Popen) -> psutil.Process | None:
     try:
-        os.killpg(child.pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _stop(children: list[subprocess.Popen]) -> None:
-    # SIGTERM works even where the shell made us ignore SIGINT (a background `&` job).
-    for child in children:
-        _signal_group(child, signal.SIGTERM)
-    for child in children:
-        try:
-            child.wait(20)
-        except subprocess.TimeoutExpired:
-            pass
-        _signal_group(child, signal.SIGKILL)
+        return psutil.Process(child.pid)
+    except psutil.Error:
+        return None
 
 
 def run_dev(settings: Settings, host: str, dagster_port: int, api_port: int, seed: bool,
             postgres: bool = False) -> int:
-    settings.home.mkdir(parents=True, exist_ok=True)
-    uri, own_mongo = _start_mongo(settings)
-    api_url = f"http://{host}:{api_port}"
-    # --postgres: the production instance (deploy/dagster/dagster.yaml) minus ECS and S3.
-    pg = start_postgres(settings.home / "postgres") if postgres else None
-    env = {**os.environ, "MONGODB_URI": uri, "PODCLIPS_HOME": str(settings.home),
-           "PODCLIPS_STORAGE": settings.storage, "PODCLIPS_API_URL": api_url,
-           "DAGSTER_HOME": str(prepare_dagster_home(settings,
-                                                    local_instance_yaml() if pg else None))}
-    if pg:
-        env["DAGSTER_PG_URL"] = pg.url
-    os.environ.update(env)  # the seeding below runs in this process
-    if pg:
-        create_dagster_schema(Path(env["DAGSTER_HOME"]))
+    stopping = _Stopping()
+    stopping.install()
+    become_subreaper()  # what dagster dev leaves behind stays ours to stop
     children: list[subprocess.Popen] = []
+    own_mongo = pg = None
     try:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        uri, own_mongo = _start_mongo(settings)
+        api_url = f"http://{host}:{api_port}"
+        # --postgres: the production instance (deploy/dagster/dagster.yaml) minus ECS and S3.
+        pg = start_postgres(settings.home / "postgres") if postgres else None
+        env = {**os.environ, "MONGODB_URI": uri, "PODCLIPS_HOME": str(settings.home),
+               "PODCLIPS_STORAGE": settings.storage, "PODCLIPS_API_URL": api_url,
+               "DAGSTER_HOME": str(prepare_dagster_home(settings,
+                                                        local_instance_yaml() if pg else None))}
+        if pg:
+            env["DAGSTER_PG_URL"] = pg.url
+        os.environ.update(env)  # the seeding below runs in this process
+        if pg:
+            create_dagster_schema(Path(env["DAGSTER_HOME"]))
         if seed:
             from podclips_dagster.devstack.demo import seed_and_register
 
@@ -109,7 +146,6 @@ def run_dev(settings: Settings, host: str, dagster_port: int, api_port: int, see
             start_new_session=True))
         log.info("Dagster UI: http://%s:%d   API: %s   data: %s", host, dagster_port, api_url,
                  settings.home)
-        signal.signal(signal.SIGTERM, _interrupt)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         log.error("a component exited; stopping the stack")
@@ -118,9 +154,6 @@ def run_dev(settings: Settings, host: str, dagster_port: int, api_port: int, see
         log.info("stopping")
         return 0
     finally:
-        _stop(children)
+        _stop(stopping, children, own_mongo, settings.home)
         if pg:
             pg.stop()
-        if own_mongo:
-            own_mongo.stop()
-            stop_embedded_mongo(settings.home)

@@ -20,7 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from podclips_dagster.core.audio.ffmpeg import error_summary, find_ffmpeg
+from podclips_dagster.core.audio.ffmpeg import (
+    PIPE_PROTOCOLS,
+    error_summary,
+    ffmpeg_environment,
+    find_ffmpeg,
+    input_args,
+)
 
 SEGMENT_SECONDS = 10.0
 SEGMENTS = 1080            # distinct tones: 3 h of audio
@@ -82,9 +88,11 @@ def make_episode(path: Path | str, duration_s: float, kind: str, sample_rate: in
 def _encode(out: Path, duration_s: float, options: list[str], rate: int, channels: int,
             ffmpeg: str) -> None:
     command = [ffmpeg, "-hide_banner", "-nostats", "-loglevel", "error",
-               "-f", "s16le", "-ar", str(rate), "-ac", str(channels), "-i", "pipe:0",
+               "-ar", str(rate), "-ac", str(channels),
+               *input_args("pipe:0", PIPE_PROTOCOLS, "s16le"),
                *options, "-y", str(out)]
-    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=ffmpeg_environment())
     try:
         for pcm in _pcm_segments(duration_s, rate, channels):
             proc.stdin.write(pcm)

@@ -2,19 +2,24 @@
 
 A hit is answered at once. A miss is cut in a worker thread; if the cut has
 not finished when the budget runs out, the request is answered 202 with a
-`clip_requests` id that the Dagster sensor completes. The thread is left to
-finish (it holds the clip's lease, so the sensor's run waits for it and
-reuses its clip rather than cutting again).
+`clip_requests` id that the Dagster sensor completes. On a server the thread
+is left to finish (it holds the clip's lease, renewed while it works, so the
+sensor's run waits for it and reuses its clip). On Lambda the process is
+frozen once it answers, with the thread asleep holding the lease: there the
+cut is cancelled first (FFmpeg killed, nothing written, the lease released),
+so the run for the 202 starts at once.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
 import anyio
 
+from podclips_dagster.core.cancellation import Cancellation, cancellable
 from podclips_dagster.core.requests import create_request
 from podclips_dagster.core.service import ClipResult, ResolvedClip
 from podclips_dagster.core.spec import ClipSpec
@@ -22,8 +27,10 @@ from podclips_dagster.sidecar.observability import logger, observed
 from podclips_dagster.sidecar.state import sidecar
 
 RETRY_AFTER_SECONDS = 10
-# Time kept back in Lambda to record the request and answer before the function times out.
+# Time kept back in Lambda to stop the cut, record the request and answer before the
+# function times out.
 LAMBDA_MARGIN_SECONDS = 3.0
+CANCEL_GRACE_SECONDS = 1.5
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,10 @@ class Pending:
     request_id: str
     spec: ClipSpec
     retry_after: int = RETRY_AFTER_SECONDS
+
+
+def on_lambda(request) -> bool:
+    return request.scope.get("aws.context") is not None
 
 
 def budget_seconds(request) -> float:
@@ -56,14 +67,30 @@ async def clip_within_budget(request, resolve: Callable[[], ResolvedClip]) -> Cl
     facts.update(partition_key=spec.partition_key, cache="hit" if hit else "miss")
     if hit:
         return hit
-    cut = partial(service.ensure_clip, spec.episode_id, spec.chunk_index, spec.duration_seconds,
-                  requested_by="sidecar", logger=logger)
+    cancellation, stopped = Cancellation(), threading.Event()
+
+    def cut() -> ClipResult:
+        try:
+            with cancellable(cancellation):
+                return service.ensure_clip(spec.episode_id, spec.chunk_index,
+                                           spec.duration_seconds, requested_by="sidecar",
+                                           logger=logger)
+        finally:
+            stopped.set()
+
     with anyio.move_on_after(budget_seconds(request)):
         result = await anyio.to_thread.run_sync(cut, abandon_on_cancel=True)
         facts.update(cut=not result.cached, bytes_read=result.bytes_read,
                      file_size_bytes=result.file_size_bytes,
                      processing_time_ms=result.processing_time_ms)
         return result
+    if on_lambda(request):
+        cancellation.cancel("the request's time budget ran out")
+        # FFmpeg is killed within a poll; a blocking read may take longer, and then the
+        # lease, no longer renewed once the process is frozen, expires within one TTL.
+        if not await anyio.to_thread.run_sync(stopped.wait, CANCEL_GRACE_SECONDS):
+            logger.warning("the cut of %s did not stop within %.1f s of its cancellation",
+                           spec.partition_key, CANCEL_GRACE_SECONDS)
     record = partial(create_request, service.db, service, spec.episode_id, spec.chunk_index,
                      spec.duration_seconds, source="sidecar")
     request_id = str((await anyio.to_thread.run_sync(record))["_id"])

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from podclips_dagster.core.audio.ffmpeg import error_summary, run_ffmpeg
+from podclips_dagster.core.audio.ffmpeg import (
+    PIPE_PROTOCOLS,
+    URL_PROTOCOLS,
+    error_summary,
+    input_args,
+    run_ffmpeg,
+)
 from podclips_dagster.core.audio.frame_index import FrameIndex, layout_record
 from podclips_dagster.core.audio.mp3 import cbr_offsets_regular, describe_mp3_file
 from podclips_dagster.core.audio.sample_table import AdtsWindow, SampleTable, adts_window
@@ -166,7 +172,7 @@ def _encode_window(reader: CountingReader, window: Mp3Window | AdtsWindow, input
     seconds = (window.trim_end - window.trim_start) / window.sample_rate
     trim = (f"asetpts=N/SR/TB,atrim=start_sample={window.trim_start}"
             f":end_sample={window.trim_end},asetpts=PTS-STARTPTS")
-    args = ["-loglevel", "error", "-f", input_format, "-i", "pipe:0",
+    args = ["-loglevel", "error", *input_args("pipe:0", PIPE_PROTOCOLS, input_format),
             *_output_args(trim + _fades(job.fade_ms, seconds), job.out)]
     result = run_ffmpeg(job.ffmpeg, args, stdin=window.data)
     if result.returncode != 0:
@@ -185,7 +191,7 @@ def _cut_with_ffmpeg_seek(bucket: Bucket, reader: CountingReader, kind: str, job
     trim = f"atrim=start={pre:.6f}:end={pre + duration:.6f},asetpts=PTS-STARTPTS"
     read_for = pre + duration + SEEK_PREROLL_SECONDS
     args = ["-loglevel", "level+verbose", *seek, "-t", f"{read_for:.6f}",
-            "-i", bucket.media_url(reader.key),
+            *input_args(bucket.media_url(reader.key), URL_PROTOCOLS),
             *_output_args(trim + _fades(job.fade_ms, duration), job.out)]
     result = run_ffmpeg(job.ffmpeg, args)
     log = result.stderr.decode("utf-8", "replace")

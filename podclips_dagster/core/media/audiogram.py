@@ -19,7 +19,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from podclips_dagster.core.audio.ffmpeg import error_summary
+from podclips_dagster.core.audio.ffmpeg import (
+    FILE_PROTOCOLS,
+    error_summary,
+    input_args,
+    run_ffmpeg,
+)
 from podclips_dagster.core.errors import CutFailed, DependencyUnavailable, InvalidClipRequest
 
 VIDEO_SIZES = ("1080x1080", "1920x1080")
@@ -148,26 +153,15 @@ def render_audiogram(audio: Path, out: Path, *, size: str, title: str, podcast: 
         (workdir / "captions.vtt").write_text(captions_vtt, encoding="utf-8")
         captions_file = "captions.vtt"
     graph = audiogram_filter(layout, title_files, subtitle_file, captions_file, font)
-    args = ["-y", "-v", "error", "-i", str(audio.resolve()),
+    args = ["-y", "-v", "error", *input_args(str(audio.resolve()), FILE_PROTOCOLS),
             "-f", "lavfi", "-i", f"color=c={BACKGROUND}:s={size}:r={FPS}",
             "-filter_complex", graph, "-map", "[v]", "-map", "0:a:0",
             "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
             "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", "-shortest",
             str(out.resolve())]
-    proc = _run_in(workdir, ffmpeg, args, timeout)
+    # FFmpeg resolves the fixed file names in the filter graph against its working directory
+    # (a subprocess cwd, never os.chdir: renders run in threads).
+    proc = run_ffmpeg(ffmpeg, args, timeout=timeout, cwd=workdir)
     if proc.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
         raise CutFailed(f"FFmpeg could not render the {size} audiogram: "
                         f"{error_summary(proc.stderr)}")
-
-
-def _run_in(workdir: Path, ffmpeg: str, args: list[str], timeout: float):
-    # FFmpeg resolves the fixed file names in the filter graph against its working directory
-    # (a subprocess cwd, never os.chdir: renders run in threads).
-    try:
-        return subprocess.run([ffmpeg, "-hide_banner", "-nostats", "-nostdin", *args],
-                              cwd=workdir, capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise CutFailed(f"FFmpeg took longer than {timeout:.0f} s to render the audiogram") \
-            from None
-    except OSError as err:
-        raise CutFailed(f"could not run FFmpeg at {ffmpeg!r}: {err}") from None

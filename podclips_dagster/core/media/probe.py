@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from podclips_dagster.core.audio.ffmpeg import run_ffmpeg
+from podclips_dagster.core.audio.ffmpeg import FILE_PROTOCOLS, input_args, run_ffmpeg
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _STREAM = re.compile(r"Stream #\d+:\d+.*?: (Audio|Video): (\w+)([^\n]*)")
@@ -27,7 +27,8 @@ class MediaInfo:
 
 def probe_media(path: Path, ffmpeg: str) -> MediaInfo:
     # `ffmpeg -i` alone exits 1 ("no output file") after printing the summary we want.
-    report = run_ffmpeg(ffmpeg, ["-i", str(path)], timeout=30).stderr.decode("utf-8", "replace")
+    report = run_ffmpeg(ffmpeg, input_args(str(path), FILE_PROTOCOLS),
+                        timeout=30).stderr.decode("utf-8", "replace")
     duration = None
     if m := _DURATION.search(report):
         duration = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from podclips_dagster.core.leases import confirm_lease
 from podclips_dagster.core.media.audiogram import (
     DEFAULT_VIDEO_SIZE,
     parse_video_size,
@@ -103,6 +104,7 @@ def _render_and_store(service, spec: ClipSpec, size: str, record: dict,
                          captions_vtt=shared.transcript.to_vtt(), ffmpeg=service.ffmpeg,
                          workdir=workdir)
         duration = probe_media(out, service.ffmpeg).duration or record["clip_duration_seconds"]
+        confirm_lease()
         service.clips_bucket.put_file(key, out, "video/mp4", {
             "chunk-index": str(spec.chunk_index), "video-size": size})
         stored_at = datetime.now(UTC)
@@ -116,6 +118,7 @@ def _render_and_store(service, spec: ClipSpec, size: str, record: dict,
             # None: a sensor reports it to Dagster (REPORTED_FIELD, core/reporting.py)
             "dagster_reported_at": stored_at if made_by == MADE_BY_DAGSTER else None,
         }
+    confirm_lease()
     record_derived(service, spec, record, {f"{VIDEOS_FIELD}.{size}": video})
     return _result(service, spec, size, video, cached=False)
 

@@ -17,7 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from podclips_dagster.core.audio.ffmpeg import error_summary, run_ffmpeg
+from podclips_dagster.core.audio.ffmpeg import (
+    FILE_PROTOCOLS,
+    error_summary,
+    input_args,
+    run_ffmpeg,
+)
 from podclips_dagster.core.errors import CutFailed
 
 ANALYSIS_RATE = 22050
@@ -29,7 +34,8 @@ BAR_GAP_EVERY = 4  # every 4th column left empty
 
 def decode_mono_pcm(audio: Path, ffmpeg: str, sample_rate: int = ANALYSIS_RATE) -> np.ndarray:
     """The audio as mono 16-bit samples."""
-    proc = run_ffmpeg(ffmpeg, ["-v", "error", "-i", str(audio), "-map", "0:a:0", "-ac", "1",
+    proc = run_ffmpeg(ffmpeg, ["-v", "error", *input_args(str(audio), FILE_PROTOCOLS),
+                               "-map", "0:a:0", "-ac", "1",
                                "-ar", str(sample_rate), "-f", "s16le", "-acodec", "pcm_s16le", "-"])
     if proc.returncode != 0:
         raise CutFailed(f"FFmpeg could not decode {audio.name} for its waveform: "

@@ -30,19 +30,20 @@ def retire_expired_clips(context: dg.OpExecutionContext, config: RetentionConfig
     service = clip_service.get_service()
     days = retention_days(config, service.settings)
     cutoff = datetime.now(UTC) - timedelta(days=days)
-    expired = expired_clips(service, cutoff, RETIRE_PER_RUN)
+    expired = expired_clips(service, cutoff, RETIRE_PER_RUN, include_retired=config.delete_clips)
     wanted = ClipRequests(service.db).active_keys([spec.partition_key for _, spec in expired])
-    expired = [(rid, spec) for rid, spec in expired if spec.partition_key not in wanted]
+    expired = [(record, spec) for record, spec in expired if spec.partition_key not in wanted]
     registered = set(context.instance.get_dynamic_partitions(AUDIO_CLIPS_PARTITIONS_NAME))
     retired_keys = [spec.partition_key for _, spec in expired if spec.partition_key in registered]
     for key in retired_keys:
         context.instance.delete_dynamic_partition(AUDIO_CLIPS_PARTITIONS_NAME, key)
-    retire(service, [rid for rid, _ in expired], [spec for _, spec in expired],
-           config.delete_clips)
-    context.log.info("retired %d partition(s) of %d clip(s) older than %d day(s)",
-                     len(retired_keys), len(expired), days)
+    settled = retire(service, expired, config.delete_clips)
+    context.log.info("retired %d partition(s) of %d clip(s) older than %d day(s); %s %d",
+                     len(retired_keys), len(expired), days,
+                     "deleted" if config.delete_clips else "retired", settled)
     return dg.Output(None, metadata={
         "max_age_days": days, "clips_expired": len(expired),
+        "clips_retired_or_deleted": settled,
         "partitions_retired": len(retired_keys), "clips_deleted": config.delete_clips,
         "partitions_left": len(registered) - len(retired_keys),
     })

@@ -19,14 +19,21 @@ from bson import ObjectId
 
 from podclips_dagster.core.media.audiogram import VIDEO_SIZES
 from podclips_dagster.core.media.videos import find_video
+from podclips_dagster.core.record_shapes import (
+    clip_record_problem,
+    queued_request_problem,
+    video_entry_problem,
+)
 from podclips_dagster.core.reporting import (
     mark_reported,
     mark_videos_reported,
+    reject_clip_record,
+    reject_video,
     unreported_clips,
     unreported_videos,
 )
 from podclips_dagster.core.request_triage import triage
-from podclips_dagster.core.requests import ClipRequests
+from podclips_dagster.core.requests import QUEUED, ClipRequests
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import MAX_PARTITIONS_PER_RUN, audio_clips, clip_metadata
 from podclips_dagster.defs.clips.jobs import audio_clips_job
@@ -124,6 +131,9 @@ def clip_request_watchdog(context: dg.SensorEvaluationContext,
     now = datetime.now(UTC)
     by_run_key: dict[str, list[dict]] = defaultdict(list)
     for doc in store.queued_older_than(now - LAUNCH_GRACE, limit=PAGE_SIZE):
+        if problem := queued_request_problem(doc):
+            store.reject(doc["_id"], problem, expected=QUEUED)
+            continue
         by_run_key[doc["run_key"]].append(doc)
     closed = 0
     for run_key, docs in by_run_key.items():
@@ -198,8 +208,11 @@ def _clip_events(instance, service, found) -> list[dg.AssetMaterialization]:
                             [spec.partition_key for spec, _ in found if spec])
     events = []
     for spec, record in found:
+        if problem := clip_record_problem(record):
+            reject_clip_record(service, record, problem)
+            continue
         made = record.get("revived_at") or record["generated_at"]  # revived: retired, then used
-        if spec is None or seen.get(spec.partition_key, 0) >= made.timestamp():
+        if seen.get(spec.partition_key, 0) >= made.timestamp():
             continue
         clip = service.find_clip(spec, confirm=False)
         if clip is None:
@@ -221,7 +234,10 @@ def _video_events(instance, service, found) -> list[dg.AssetMaterialization]:
     metadata: dict[str, dict] = defaultdict(dict)
     for spec, size, record in found:
         stored = record["videos"][size]
-        if spec is None or seen.get(spec.partition_key, 0) >= stored["generated_at"].timestamp():
+        if problem := clip_record_problem(record) or video_entry_problem(stored):
+            reject_video(service, record, size, problem)
+            continue
+        if seen.get(spec.partition_key, 0) >= stored["generated_at"].timestamp():
             continue
         video = find_video(service, spec, size, record)
         if video is not None:
