@@ -38,6 +38,10 @@ def ensure_index_once(collection, keys: list, name: str) -> None:
 def resolve_mongo_uri(settings) -> str:
     if settings.mongodb_uri:
         return settings.mongodb_uri
+    if settings.mongodb_uri_secret_name:
+        from podclips_dagster.core.stores.secrets import mongodb_uri_from_secret
+
+        return mongodb_uri_from_secret(settings.mongodb_uri_secret_name)
     from podclips_dagster.devstack.mongo_server import embedded_mongo_uri
 
     return embedded_mongo_uri(settings.home)
