@@ -91,26 +91,47 @@ def http_v2_event(method: str, path: str, source_ip: str, headers: dict, body=No
 
 
 @pytest.fixture
-def lambda_world(api_catalogue, s3_server, tmp_path, monkeypatch):
-    """The handler module imported afresh with env vars pointing at the test servers."""
-    clips = f"clips-{uuid.uuid4().hex[:10]}"
-    boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(Bucket=clips)
-    db_client = pymongo.MongoClient(api_catalogue.mongo_uri)
-    db = db_client[api_catalogue.db_name]
-    clear_owned_collections(db)
-    env = {"MONGODB_URI": api_catalogue.mongo_uri, "MONGODB_DB": api_catalogue.db_name,
-           "PODCLIPS_STORAGE": "s3", "S3_ENDPOINT_URL": s3_server, "PODCLIPS_HOME": str(tmp_path),
-           "S3_SOURCE_BUCKET": api_catalogue.source_bucket, "S3_CLIPS_BUCKET": clips,
-           "RATE_LIMIT_PER_IP_PER_MINUTE": "2", "RATE_LIMIT_PER_KEY_PER_HOUR": "1000",
-           # As on Lambda: pre-cuts go to an asynchronous invocation of the function,
-           # here to moto's Lambda API (which accepts it but cannot run it: no Docker).
-           "AWS_LAMBDA_FUNCTION_NAME": "podclips-sidecar", "AWS_ENDPOINT_URL_LAMBDA": s3_server}
-    _create_function(s3_server, "podclips-sidecar")
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    module = importlib.reload(importlib.import_module("podclips_dagster.sidecar.lambda_handler"))
-    yield module.handler, ApiKeys(db["api_keys"]).create("lambda-tests"), db
-    db_client.close()
+def lambda_handler_with(api_catalogue, s3_server, tmp_path, monkeypatch):
+    """Loads the handler module afresh with env vars pointing at the test servers, plus
+    `extra` ones (None unsets one): returns (handler, an API key, the database)."""
+    clients = []
+
+    def load(**extra):
+        clips = f"clips-{uuid.uuid4().hex[:10]}"
+        boto3.client("s3", endpoint_url=s3_server,
+                     region_name="us-east-1").create_bucket(Bucket=clips)
+        db_client = pymongo.MongoClient(api_catalogue.mongo_uri)
+        clients.append(db_client)
+        db = db_client[api_catalogue.db_name]
+        clear_owned_collections(db)
+        env = {"MONGODB_URI": api_catalogue.mongo_uri, "MONGODB_DB": api_catalogue.db_name,
+               "PODCLIPS_STORAGE": "s3", "S3_ENDPOINT_URL": s3_server,
+               "PODCLIPS_HOME": str(tmp_path), "S3_SOURCE_BUCKET": api_catalogue.source_bucket,
+               "S3_CLIPS_BUCKET": clips,
+               "RATE_LIMIT_PER_IP_PER_MINUTE": "2", "RATE_LIMIT_PER_KEY_PER_HOUR": "1000",
+               # As on Lambda: pre-cuts go to an asynchronous invocation of the function,
+               # here to moto's Lambda API (which accepts it but cannot run it: no Docker).
+               "AWS_LAMBDA_FUNCTION_NAME": "podclips-sidecar",
+               "AWS_ENDPOINT_URL_LAMBDA": s3_server, **extra}
+        _create_function(s3_server, "podclips-sidecar")
+        for name, value in env.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        module = importlib.reload(importlib.import_module(
+            "podclips_dagster.sidecar.lambda_handler"))
+        return module.handler, ApiKeys(db["api_keys"]).create("lambda-tests"), db
+
+    yield load
+    for db_client in clients:
+        db_client.close()
+
+
+@pytest.fixture
+def lambda_world(lambda_handler_with):
+    """The handler with the test servers' env, as on Lambda."""
+    return lambda_handler_with()
 
 
 def _create_function(endpoint: str, name: str) -> None:
