@@ -28,7 +28,7 @@ test: $(STAMP)
 
 ## Benchmarks (not tests): each prints its figures and a ratio against a baseline
 ## measured in the same run, and a JSON line last. About 15 minutes on 2 cores.
-BENCHMARKS := clip_latency api_latency on_demand demand_replay audiogram_render
+BENCHMARKS := clip_latency api_latency on_demand demand_replay audiogram_render cold_start
 bench: $(STAMP)
 	for b in $(BENCHMARKS); do $(BIN)/python -m benchmarks.$$b || exit 1; done
 
