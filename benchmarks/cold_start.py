@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import logging
 import os
 import resource
 import statistics
@@ -122,6 +123,7 @@ def main() -> None:
         package = build_package(args.build_dir)
     package_mb = sum(p.stat().st_size for p in package.rglob("*") if p.is_file()) / 2**20
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request
     mongo = start_mongo(":memory:")
     s3_port = free_port()
     s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
