@@ -1,5 +1,5 @@
 """Asynchronous invocations of this same Lambda function, for work that must not hold an
-answer back (pre-cuts: sidecar/precut.py; audiogram renders: sidecar/video_jobs.py).
+answer back (pre-cuts: sidecar/precut.py; audiogram renders: sidecar/videos.py).
 
 A failed invocation is not retried (deploy/template.yaml): its event goes to the
 on-failure queue, which an alarm watches.
