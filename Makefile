@@ -33,8 +33,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 ## Benchmarks (not tests): each prints its figures and a ratio against a baseline
-## measured in the same run, and a JSON line last. About 55 minutes on 2 cores (scale_out: 30).
-BENCHMARKS := clip_latency api_latency on_demand backfill_throughput demand_replay \
+## measured in the same run, and a JSON line last. About an hour on 2 cores (scale_out: 30 min).
+BENCHMARKS := clip_latency api_latency cold_start on_demand backfill_throughput demand_replay \
 	audiogram_render load scale_out
 bench: $(STAMP)
 	for b in $(BENCHMARKS); do $(BIN)/python -m benchmarks.$$b || exit 1; done

@@ -44,6 +44,9 @@ EXCLUDED = {
 SKIPPED_PARTS = {"defs", "definitions.py", "devstack", "cli", "core/demand/offline"}
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # function + layers, unzipped
+FONT_FILE = "DejaVuSans-Bold.ttf"
+FONT_MEMBER = f"mpl-data/fonts/ttf/{FONT_FILE}"
+FFMPEG_MEMBER = "/binaries/ffmpeg-"
 
 
 def lambda_requirements(pyproject: Path = REPO / "pyproject.toml") -> list[str]:
@@ -77,20 +80,29 @@ def copy_package(out: Path) -> Path:
     return Path(shutil.copytree(REPO / PACKAGE, out / PACKAGE, ignore=skipped))
 
 
-def build_ffmpeg_layer(out: Path, arch: str) -> Path:
-    if out.exists():
-        shutil.rmtree(out)
+def _extract_from_wheel(project: str, arch: str, python: str, member: str, target: Path) -> None:
+    """Copy one file (the first whose path holds `member`) out of `project`'s wheel."""
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                        "--platform", PLATFORMS[arch], "--only-binary=:all:", "--dest", tmp,
-                        "imageio-ffmpeg"], check=True)
-        wheel = next(Path(tmp).glob("imageio_ffmpeg-*.whl"))
+                        "--platform", PLATFORMS[arch], "--python-version", python,
+                        "--only-binary=:all:", "--dest", tmp, project], check=True)
+        wheel = next(Path(tmp).glob("*.whl"))
         with zipfile.ZipFile(wheel) as whl:
-            binary = next(n for n in whl.namelist() if "/binaries/ffmpeg-" in n)
-            target = out / "bin" / "ffmpeg"
-            target.parent.mkdir(parents=True)
-            target.write_bytes(whl.read(binary))
-    target.chmod(0o755)
+            name = next(n for n in whl.namelist() if member in n)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(whl.read(name))
+
+
+def build_ffmpeg_layer(out: Path, arch: str, python: str) -> Path:
+    """bin/ffmpeg (static: libx264, libass, freetype) and fonts/DejaVuSans-Bold.ttf, the font
+    of audiogram titles and captions (PODCLIPS_FONT_FILE=/opt/fonts/...; Lambda has none)."""
+    if out.exists():
+        shutil.rmtree(out)
+    binary = out / "bin" / "ffmpeg"
+    _extract_from_wheel("imageio-ffmpeg", arch, python, FFMPEG_MEMBER, binary)
+    binary.chmod(0o755)
+    # matplotlib's wheel carries DejaVu Sans; only the font is kept.
+    _extract_from_wheel("matplotlib", arch, python, FONT_MEMBER, out / "fonts" / FONT_FILE)
     return out
 
 
@@ -127,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     artifacts = [("function", function_dir,
                   zip_dir(function_dir, args.build_dir / "podclips-lambda.zip"))]
     if args.ffmpeg_layer:
-        layer_dir = build_ffmpeg_layer(args.build_dir / "ffmpeg-layer", args.arch)
+        layer_dir = build_ffmpeg_layer(args.build_dir / "ffmpeg-layer", args.arch, args.python)
         artifacts.append(("ffmpeg layer", layer_dir,
                           zip_dir(layer_dir, args.build_dir / "ffmpeg-layer.zip")))
     unzipped_total = 0

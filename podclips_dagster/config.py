@@ -51,10 +51,17 @@ def env_is_set(name: str, env: Mapping[str, str] | None = None) -> bool:
 PRECUT_MODES = ("direct", "invoke", "queue")
 
 
+def running_on_lambda(env: Mapping[str, str] | None = None) -> bool:
+    """True inside AWS Lambda (its runtime sets AWS_LAMBDA_FUNCTION_NAME)."""
+    return bool((os.environ if env is None else env).get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
-    mongodb_uri: str | None  # None: library code raises; the CLI starts the embedded server
+    mongodb_uri: str | None  # None: the secret below; neither: library code raises (the CLI
+    # starts the embedded server)
+    mongodb_uri_secret_name: str | None  # Secrets Manager secret holding the URI, read at run time
     mongodb_db: str
     episodes_collection: str
     chunks_collection: str
@@ -79,12 +86,9 @@ class Settings:
     clip_demand_cron: str  # ten minutes before the pre-cut tick: it reads fresh scores
     demand_model_cron: str
     dagster_home: Path | None  # set: `podclips seed-demo` registers partitions there
+    share_base_url: str | None  # public base of share links (a custom domain); None: the request's
+    font_file: str | None  # TrueType font for audiograms (the Lambda layer's); None: the OS's
     lease_ttl_seconds: int = 20  # a dead cutter's lease is taken over after this
-
-    @property
-    def embedded(self) -> bool:
-        """True when running on the embedded stack (no external MongoDB named)."""
-        return self.mongodb_uri is None
 
     @property
     def local_objects_dir(self) -> Path:
@@ -101,8 +105,10 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         mongodb_uri = env.get("MONGODB_URI") or None
+        mongodb_uri_secret_name = env.get("MONGODB_URI_SECRET_NAME") or None
         # On embedded defaults the local object store is the only one that exists.
-        storage = env.get("PODCLIPS_STORAGE") or ("local" if mongodb_uri is None else "s3")
+        embedded = mongodb_uri is None and mongodb_uri_secret_name is None
+        storage = env.get("PODCLIPS_STORAGE") or ("local" if embedded else "s3")
         if storage not in ("s3", "local"):
             raise ValueError(f"PODCLIPS_STORAGE must be 's3' or 'local', got {storage!r}")
         # On Lambda, work after the answer would hold the answer back: hand it to an
@@ -115,6 +121,7 @@ class Settings:
         return cls(
             home=Path(env.get("PODCLIPS_HOME") or "./.podclips").resolve(),
             mongodb_uri=mongodb_uri,
+            mongodb_uri_secret_name=mongodb_uri_secret_name,
             mongodb_db=env.get("MONGODB_DB") or "podinsight",
             episodes_collection=env.get("EPISODES_COLLECTION") or "episode_metadata",
             chunks_collection=env.get("CHUNKS_COLLECTION") or "transcript_chunks_768d",
@@ -140,6 +147,8 @@ class Settings:
             demand_model_cron=env.get("DEMAND_MODEL_CRON") or "20 4 * * *",
             dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
             lease_ttl_seconds=_int(env, "LEASE_TTL_SECONDS", 20),
+            share_base_url=(env.get("SHARE_BASE_URL") or "").rstrip("/") or None,
+            font_file=env.get("PODCLIPS_FONT_FILE") or None,
         )
 
 

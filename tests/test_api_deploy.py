@@ -51,35 +51,21 @@ def test_cfn_lint_catches_a_broken_template(tmp_path):
 
 
 def test_template_declares_the_design(template):
+    """The function, its layer, the CDN cache and the usage plan (the other points of the
+    template are asserted one by one in tests/test_deploy_template.py)."""
     resources = template["Resources"]
     function = resources["SidecarFunction"]["Properties"]
     assert function["Handler"] == "podclips_dagster.sidecar.lambda_handler.handler"
     assert function["Runtime"] == "python3.12" and function["Architectures"] == ["arm64"]
-    assert function["MemorySize"] >= 512 and function["Timeout"] < 29
+    assert function["MemorySize"] >= 512
     assert resources["FfmpegLayer"]["Properties"]["CompatibleArchitectures"] == ["arm64"]
     env = function["Environment"]["Variables"]
-    assert {"MONGODB_URI", "S3_SOURCE_BUCKET", "S3_CLIPS_BUCKET", "CLIPS_PUBLIC_BASE_URL",
-            "FFMPEG_BINARY", "RATE_LIMIT_PER_IP_PER_MINUTE",
+    assert {"MONGODB_URI_SECRET_NAME", "S3_SOURCE_BUCKET", "S3_CLIPS_BUCKET",
+            "CLIPS_PUBLIC_BASE_URL", "FFMPEG_BINARY", "RATE_LIMIT_PER_IP_PER_MINUTE",
             "RATE_LIMIT_PER_KEY_PER_HOUR"} <= set(env)
-    statements = function["Policies"][0]["Statement"]
-    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str)
-                                               else s["Action"])}
-    assert actions == {"s3:GetObject", "s3:PutObject", "s3:ListBucket",  # no wildcards
-                       "lambda:InvokeFunction"}
-    (invoke,) = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
-    # itself only
-    assert invoke["Resource"]["Fn::Sub"].endswith(f":function:{function['FunctionName']}")
-    assert function["EventInvokeConfig"] == {"MaximumRetryAttempts": 0,
-                                             "MaximumEventAgeInSeconds": 60}
-    bucket = resources["ClipsBucket"]["Properties"]
-    rule = bucket["LifecycleConfiguration"]["Rules"][0]
-    assert rule["Prefix"] == "audio_clips/" and rule["Transitions"][0]["TransitionInDays"] == 90
-    public = resources["ClipsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
-    assert public["Principal"] == "*" and public["Action"] == "s3:GetObject"
-    assert "/audio_clips/*" in str(public["Resource"])
+    assert function["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
     cache = resources["ClipsCachePolicy"]["Properties"]["CachePolicyConfig"]
     assert cache["DefaultTTL"] == cache["MaxTTL"] == 86400
-    assert resources["SidecarApi"]["Properties"]["Auth"]["ApiKeyRequired"] is True
     assert resources["SidecarUsagePlan"]["Type"] == "AWS::ApiGateway::UsagePlan"
 
 
@@ -92,7 +78,8 @@ def test_lambda_package_leaves_out_dagster():
 
 
 def test_the_handler_imports_without_the_excluded_packages(tmp_path):
-    """Import the Lambda entry point in a fresh interpreter where they cannot be imported."""
+    """Import the Lambda entry point in a fresh interpreter where they cannot be imported,
+    and without numpy (imported by the first cut, not by the cold start)."""
     probe = textwrap.dedent("""
         import importlib.abc, sys
         BLOCKED = {"dagster", "dagster_aws", "uvicorn", "secantus", "imageio_ffmpeg", "pandas"}
@@ -102,7 +89,8 @@ def test_the_handler_imports_without_the_excluded_packages(tmp_path):
                     raise ImportError(f"{name} is not in the Lambda package")
         sys.meta_path.insert(0, Block())
         from podclips_dagster.sidecar.lambda_handler import handler
-        print("ok", callable(handler))
+        # numpy is for cuts, not for a cold start's first answer (benchmarks/cold_start.py).
+        print("ok", callable(handler), "numpy" in sys.modules)
     """)
     env = {"PATH": "/usr/bin:/bin", "MONGODB_URI": "mongodb://127.0.0.1:9/?directConnection=true",
            "PODCLIPS_STORAGE": "s3", "PODCLIPS_HOME": str(tmp_path), "AWS_REGION": "us-east-1",
@@ -110,4 +98,4 @@ def test_the_handler_imports_without_the_excluded_packages(tmp_path):
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "ok True" in result.stdout
+    assert "ok True False" in result.stdout

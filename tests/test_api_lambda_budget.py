@@ -11,10 +11,10 @@ import time
 from bson import ObjectId
 
 from tests.api_fixtures import CBR_GUID
+from tests.lambda_fixtures import LambdaContext, rest_v1_event
 from tests.process_tree import children
-from tests.test_api_lambda import LambdaContext, lambda_world, rest_v1_event  # noqa: F401
 
-pytest_plugins = ["tests.api_fixtures"]
+pytest_plugins = ["tests.api_fixtures", "tests.lambda_fixtures"]
 
 
 def _generate(handler, key, chunk: int, remaining_ms: int):

@@ -7,11 +7,10 @@ import json
 
 from podclips_dagster.sidecar.body_limit import MAX_BODY_BYTES
 from tests.api_fixtures import CBR_GUID
-from tests.test_api_lambda import LambdaContext, http_v2_event, lambda_world, rest_v1_event
+from tests.lambda_fixtures import LambdaContext, http_v2_event, rest_v1_event
 
 # One seeded catalogue for every sidecar test module (imported fixtures would be one per module).
-pytest_plugins = ["tests.api_fixtures"]
-assert lambda_world  # a fixture, used by name below
+pytest_plugins = ["tests.api_fixtures", "tests.lambda_fixtures"]
 
 GENERATE = {"episode_id": CBR_GUID, "chunk_index": 0}
 

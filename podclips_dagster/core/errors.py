@@ -73,3 +73,21 @@ class MissingConfiguration(PodclipsError):
 
     kind = "unavailable"
     code = "not_configured"
+
+
+class StoragePermissionDenied(PodclipsError):
+    """Object storage answered 403: an IAM or bucket policy, not an outage, and not a miss."""
+
+    kind = "permission"
+    code = "storage_permission_denied"
+
+    def __init__(self, bucket: str, key: str, action: str):
+        super().__init__(f"permission denied on s3://{bucket}/{key} ({action})")
+        self.bucket, self.key, self.action = bucket, key, action
+
+
+class VideoUnsupported(PodclipsError):
+    """This FFmpeg (or the system) lacks what audiograms need: an encoder, a filter, a font."""
+
+    kind = "unsupported"
+    code = "video_unsupported"

@@ -5,11 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from podclips_dagster.config import Settings
-from podclips_dagster.sidecar import clips, files, health, lookup, share
+from podclips_dagster.sidecar import clips, files, health, lookup, share, videos
 from podclips_dagster.sidecar.body_limit import BodySizeLimit
 from podclips_dagster.sidecar.cors import CORSExceptPrefix
 from podclips_dagster.sidecar.errors import install_error_handlers
-from podclips_dagster.sidecar.observability import REQUESTS_COLLECTION, RequestObserver
+from podclips_dagster.sidecar.observability import (
+    REQUESTS_COLLECTION,
+    RequestObserver,
+    configure_observability,
+)
 from podclips_dagster.sidecar.state import DEFAULT_BUDGET_SECONDS, Sidecar
 
 _RATE_LIMIT_HEADERS = ("Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining",
@@ -28,6 +32,7 @@ def create_app(settings: Settings | None = None, *,
                budget_seconds: float = DEFAULT_BUDGET_SECONDS) -> FastAPI:
     """The app; `budget_seconds` bounds how long a request waits for a cut before a 202."""
     settings = settings or Settings.from_env()
+    configure_observability(on_lambda=settings.lambda_function_name is not None)
     app = FastAPI(title="podclips sidecar", version="0.1.0", description=DESCRIPTION)
     state = Sidecar.from_settings(settings, budget_seconds)
     app.state.sidecar = state
@@ -41,6 +46,6 @@ def create_app(settings: Settings | None = None, *,
     app.add_middleware(CORSExceptPrefix, excluded_prefix=files.PREFIX, allow_origins=["*"],
                        allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"],
                        expose_headers=list(_RATE_LIMIT_HEADERS), max_age=86400)
-    for module in (clips, lookup, health, share, files):
+    for module in (clips, lookup, health, share, videos, files):
         app.include_router(module.router)
     return app

@@ -17,7 +17,11 @@ from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.sidecar.models import ErrorResponse
 from podclips_dagster.sidecar.observability import logger
 
-STATUS_BY_KIND = {"bad_input": 422, "not_found": 404, "source": 502, "unavailable": 503}
+STATUS_BY_KIND = {"bad_input": 422, "not_found": 404, "source": 502, "unavailable": 503,
+                  "permission": 500, "unsupported": 501}
+# Kinds whose 5xx message is shown: a permission error names only the bucket, key and action,
+# which is what fixes the deployment's policy; an unsupported one names what is missing.
+_SHOWN_SERVER_KINDS = {"permission", "unsupported"}
 _SERVER_MESSAGES = {
     502: "the episode's audio could not be read or cut",
     503: "a dependency (database or object storage) is unavailable; try again shortly",
@@ -28,7 +32,9 @@ _DESCRIPTIONS = {
     400: "Malformed JSON body", 401: "Missing, unknown or revoked API key",
     404: "Unknown episode, or chunk out of range", 413: "Request body over 1 MB",
     422: "Invalid parameters",
-    429: "Rate limit exceeded (see Retry-After)", 502: "The episode's audio is unreadable",
+    429: "Rate limit exceeded (see Retry-After)",
+    501: "This installation cannot do it (e.g. FFmpeg without libx264, or no font)",
+    502: "The episode's audio is unreadable",
     503: "A dependency is down",
 }
 
@@ -60,6 +66,8 @@ async def _core_error(request: Request, exc: PodclipsError) -> JSONResponse:
     if status < 500:
         return error_response(status, exc.code, exc.message)
     logger.warning("request failed", extra={"error_code": exc.code, "error": exc.message})
+    if exc.kind in _SHOWN_SERVER_KINDS:
+        return error_response(status, exc.code, exc.message)
     return error_response(status, exc.code, _SERVER_MESSAGES.get(status, "internal error"))
 
 

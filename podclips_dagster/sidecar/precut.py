@@ -13,21 +13,21 @@ never cut goes back to Dagster (core/demand/online/precut.py).
 
 from __future__ import annotations
 
-import json
 import logging
-from functools import lru_cache
 
-import boto3
-from botocore.config import Config
+from aws_lambda_powertools.metrics import MetricUnit
 from bson import ObjectId
 
 from podclips_dagster.core.demand.online.precut import (
     claim_key,
     cut_claimed,
+    precut_budget_exhausted,
     queue_precut_after_play,
     queue_precuts,
 )
 from podclips_dagster.core.spec import ClipSpec
+from podclips_dagster.sidecar.observability import PRECUT_BUDGET_EXHAUSTED, add_metric
+from podclips_dagster.sidecar.self_invoke import invoke_async
 
 log = logging.getLogger("podclips.sidecar.precut")
 
@@ -35,7 +35,12 @@ PRECUT_EVENT = "podclips_precut"  # the key of the asynchronous invocation's pay
 
 
 def precut_results(app, shown: list[ClipSpec], available: set[ClipSpec]) -> None:
-    _dispatch(app, queue_precuts(app.service, shown, available, claimed_by=_claim(app)))
+    queued = queue_precuts(app.service, shown, available, claimed_by=_claim(app))
+    add_metric("PrecutsQueued", MetricUnit.Count, len(queued))
+    # Nothing queued may mean all was cut already; the alarm wants the budget's own word.
+    add_metric(PRECUT_BUDGET_EXHAUSTED, MetricUnit.Count,
+               int(not queued and precut_budget_exhausted(app.service)))
+    _dispatch(app, queued)
 
 
 def precut_after_play(app, played: ClipSpec) -> None:
@@ -55,25 +60,16 @@ def _dispatch(app, requests: list[dict]) -> None:
         cut_claimed(app.service, ids)
         return
     try:
-        _lambda_client(app.settings.aws_region, app.settings.lambda_endpoint_url).invoke(
-            FunctionName=app.settings.lambda_function_name, InvocationType="Event",
-            Payload=json.dumps({PRECUT_EVENT: [str(i) for i in ids]}).encode())
+        invoke_async(app.settings, {PRECUT_EVENT: [str(i) for i in ids]})
     except Exception as err:  # noqa: BLE001 - an optimisation: the watchdog hands them to Dagster
         log.warning("could not hand %d pre-cut(s) to an asynchronous invocation: %s: %s",
                     len(ids), type(err).__name__, err)
-
-
-@lru_cache(maxsize=4)
-def _lambda_client(region: str, endpoint_url: str | None):
-    # Short timeouts, one retry: on Lambda the answer waits for this call.
-    return boto3.client("lambda", region_name=region, endpoint_url=endpoint_url,
-                        config=Config(connect_timeout=2, read_timeout=5,
-                                      retries={"max_attempts": 2, "mode": "standard"}))
 
 
 def handle_precut_event(app, event: dict) -> dict:
     """The asynchronous invocation: cut the claimed requests it names."""
     ids = [ObjectId(i) for i in event.get(PRECUT_EVENT, []) if ObjectId.is_valid(i)]
     counts = cut_claimed(app.service, ids)
+    add_metric("PrecutsCut", MetricUnit.Count, counts["cut"])
     log.info("pre-cut %d clip(s), %d left to Dagster", counts["cut"], counts["failed"])
     return counts

@@ -1,4 +1,4 @@
-"""The share page of a clip (`GET /clips/{episode_id}/{chunk_index}`) and audiogram videos.
+"""The share page of a clip (`GET /clips/{episode_id}/{chunk_index}`).
 
 The page is one HTML response with its CSS and JS inlined (no build step,
 one round trip): an <audio> element, the waveform picture with a playhead,
@@ -13,61 +13,32 @@ made then too if Dagster has not made them yet.
 from __future__ import annotations
 
 import html
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from string import Template
-from typing import Literal
 from urllib.parse import quote
 
 import anyio
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
 
 from podclips_dagster.core.errors import PodclipsError
-from podclips_dagster.core.media.audiogram import DEFAULT_VIDEO_SIZE, VIDEO_SIZES
+from podclips_dagster.core.media.audiogram import VIDEO_SIZES
 from podclips_dagster.core.media.share_assets import ShareAssets, ensure_share_assets, is_current
 from podclips_dagster.core.media.transcript import PROPORTIONAL, ClipTranscript
-from podclips_dagster.core.media.videos import VIDEOS_FIELD, ensure_video
+from podclips_dagster.core.media.videos import VIDEOS_FIELD
 from podclips_dagster.core.media.waveform import PNG_SIZE
 from podclips_dagster.core.spec import DEFAULT_DURATION
 from podclips_dagster.sidecar.budget import Pending, clip_within_budget
-from podclips_dagster.sidecar.clips import pending_response
-from podclips_dagster.sidecar.errors import STATUS_BY_KIND, documented
-from podclips_dagster.sidecar.models import ChunkIndex, Duration, EpisodeId, PendingResponse
-from podclips_dagster.sidecar.security import client_ip, require_key_within_limits
+from podclips_dagster.sidecar.errors import STATUS_BY_KIND
+from podclips_dagster.sidecar.links import public_base_url
+from podclips_dagster.sidecar.security import client_ip
 from podclips_dagster.sidecar.state import sidecar
 
 router = APIRouter(tags=["share"])
 _STATIC = Path(__file__).parent / "static"
 PAGE_CACHE_SECONDS = 300  # the page holds presigned URLs (24 h) when there is no CDN
 SHARE_CUTS_SUBJECT = "share_cuts"  # the daily cap's document prefix in `daily_caps`
-
-
-class VideoRequest(BaseModel):
-    episode_id: str = EpisodeId
-    chunk_index: int = ChunkIndex
-    duration: Duration = Field(DEFAULT_DURATION, description="Clip length in seconds.")
-    size: Literal[VIDEO_SIZES] = Field(DEFAULT_VIDEO_SIZE, description="Frame size: square "
-                                       "for social feeds, 16:9 for YouTube.")
-
-
-class VideoResponse(BaseModel):
-    """An audiogram MP4 (H.264 + AAC) of the clip; `cached` says whether it existed."""
-
-    video_url: str
-    s3_url: str
-    public_url: str | None
-    size: str
-    duration: float
-    file_size_bytes: int
-    render_time_ms: int
-    generated_at: str
-    cached: bool
-    episode_id: str
-    chunk_index: int
-    duration_seconds: int
-    partition_key: str
 
 
 @lru_cache(maxsize=1)
@@ -133,7 +104,7 @@ def _refuse_new_cut(app, ip: str) -> HTMLResponse | None:
 
 def _page_url(request: Request, spec) -> str:
     """The canonical link: the episode's guid, escaped so any id survives (`?`, `#`, `%`)."""
-    url = f"{str(request.base_url).rstrip('/')}/clips/{quote(spec.episode_id, safe=':@')}/" \
+    url = f"{public_base_url(request)}/clips/{quote(spec.episode_id, safe=':@')}/" \
         f"{spec.chunk_index}"
     return url if spec.duration_seconds == DEFAULT_DURATION else \
         f"{url}?duration={spec.duration_seconds}"
@@ -211,20 +182,3 @@ def _message_page(status: int, heading: str, message: str, refresh: int | None =
             f"<style>{css}</style></head><body><main><h1>{html.escape(heading)}</h1>"
             f"<p>{html.escape(message)}</p></main></body></html>")
     return HTMLResponse(body, status_code=status, headers=headers)
-
-
-@router.post("/api/generate-video-clip", response_model=VideoResponse,
-             responses={202: {"model": PendingResponse, "description": "The clip's cut "
-                              "continues; ask again after Retry-After."},
-                        **documented(400, 401, 404, 422, 429, 502, 503)},
-             summary="Render (or reuse) an audiogram video of a clip")
-async def generate_video_clip(body: VideoRequest, request: Request,
-                              _key: str = Depends(require_key_within_limits)):
-    service = sidecar(request).service
-    outcome = await clip_within_budget(
-        request, lambda: service.resolve(body.episode_id, body.chunk_index, body.duration))
-    if isinstance(outcome, Pending):
-        return pending_response(outcome)
-    video = await anyio.to_thread.run_sync(partial(ensure_video, service, outcome.spec, body.size,
-                                                   made_by="sidecar"))
-    return VideoResponse(**video.to_dict())

@@ -17,8 +17,7 @@ import struct
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from podclips_dagster.core.audio.mp3 import (
     STREAM_MASK,
@@ -26,6 +25,11 @@ from podclips_dagster.core.audio.mp3 import (
     find_frame,
     frame_length,
 )
+
+# numpy is imported where it is used: the sidecar's cold start (a Lambda's first answer)
+# does not need it, and importing it is about a fifth of that start (benchmarks/cold_start.py).
+if TYPE_CHECKING:
+    import numpy as np
 
 SEEK_STEP = 16  # 16 frames ~ 0.42 s at 44.1 kHz: at most ~23 KB of extra read per cut
 _INDEX_MAGIC, _LAYOUT_MAGIC = b"PCFI1", b"PCLY1"
@@ -81,6 +85,7 @@ class FrameIndex:
         return int(self.seek_offsets[point]), end, point * self.step
 
     def to_bytes(self) -> bytes:
+        import numpy as np
         positions = np.concatenate(([self.layout.audio_start], self.seek_offsets, [self.audio_end]))
         deltas = np.diff(positions).astype("<u4")
         counts = _INDEX.pack(self.frame_count, self.audio_end, self.step, len(self.seek_offsets))
@@ -98,6 +103,7 @@ class FrameIndex:
 
     @classmethod
     def _decode(cls, data: bytes) -> FrameIndex:
+        import numpy as np
         layout = _unpack_layout(data, len(_INDEX_MAGIC))
         at = len(_INDEX_MAGIC) + _LAYOUT.size
         frame_count, audio_end, step, points = _INDEX.unpack_from(data, at)
@@ -115,6 +121,7 @@ def build_frame_index(chunks: Iterable[bytes], layout: Mp3Layout,
     Garbage between frames is skipped by resyncing on a chain of valid headers,
     as a decoder would; a trailing ID3v1/APE tag or a cut-off last frame ends it.
     """
+    import numpy as np
     ref = None  # STREAM_MASK bits of the first frame
     points: list[int] = []
     count, pos, end = 0, layout.audio_start, layout.audio_start

@@ -57,9 +57,15 @@ def parse_video_size(size: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
-@lru_cache(maxsize=1)
-def find_font() -> Font:
-    """A bold sans TrueType font: DejaVu Sans Bold where the OS has it, else fontconfig's."""
+@lru_cache(maxsize=4)
+def find_font(font_file: str | None = None) -> Font:
+    """A bold sans TrueType font: `font_file` when given (PODCLIPS_FONT_FILE, DejaVu Sans
+    Bold: the Lambda layer's, where there is no fontconfig), else DejaVu Sans Bold where
+    the OS has it, else fontconfig's."""
+    if font_file:
+        if not os.path.isfile(font_file):
+            raise DependencyUnavailable(f"no font at {font_file} (PODCLIPS_FONT_FILE)")
+        return Font(Path(font_file), "DejaVu Sans")
     for candidate in _FONT_CANDIDATES:
         if os.path.isfile(candidate):
             return Font(Path(candidate), "DejaVu Sans")
@@ -130,10 +136,10 @@ def audiogram_filter(layout: Layout, title_files: list[str], subtitle_file: str 
 
 def render_audiogram(audio: Path, out: Path, *, size: str, title: str, podcast: str | None,
                      captions_vtt: str | None, ffmpeg: str, workdir: Path,
-                     timeout: float = 300.0) -> None:
+                     font_file: str | None = None, timeout: float = 300.0) -> None:
     """Write an MP4 (H.264 + AAC) audiogram of `audio` to `out`."""
     layout = Layout(*parse_video_size(size))
-    font = find_font()
+    font = find_font(font_file)
     link = workdir / _FONT_FILE
     if not link.exists():
         try:

@@ -102,7 +102,7 @@ def _render_and_store(service, spec: ClipSpec, size: str, record: dict,
         render_audiogram(download_clip(service, spec, workdir), out, size=size,
                          title=episode.title or episode.guid, podcast=episode.podcast_name,
                          captions_vtt=shared.transcript.to_vtt(), ffmpeg=service.ffmpeg,
-                         workdir=workdir)
+                         workdir=workdir, font_file=service.settings.font_file)
         duration = probe_media(out, service.ffmpeg).duration or record["clip_duration_seconds"]
         confirm_lease()
         service.clips_bucket.put_file(key, out, "video/mp4", {

@@ -14,8 +14,7 @@ import math
 import struct
 import zlib
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from podclips_dagster.core.audio.ffmpeg import (
     FILE_PROTOCOLS,
@@ -24,6 +23,11 @@ from podclips_dagster.core.audio.ffmpeg import (
     run_ffmpeg,
 )
 from podclips_dagster.core.errors import CutFailed
+
+# numpy is imported where it is used: the sidecar's cold start (a Lambda's first answer)
+# does not need it, and importing it is about a fifth of that start (benchmarks/cold_start.py).
+if TYPE_CHECKING:
+    import numpy as np
 
 ANALYSIS_RATE = 22050
 DEFAULT_POINTS = 800  # a fixed-size summary: ~6 KB of JSON whatever the clip's length
@@ -34,6 +38,7 @@ BAR_GAP_EVERY = 4  # every 4th column left empty
 
 def decode_mono_pcm(audio: Path, ffmpeg: str, sample_rate: int = ANALYSIS_RATE) -> np.ndarray:
     """The audio as mono 16-bit samples."""
+    import numpy as np
     proc = run_ffmpeg(ffmpeg, ["-v", "error", *input_args(str(audio), FILE_PROTOCOLS),
                                "-map", "0:a:0", "-ac", "1",
                                "-ar", str(sample_rate), "-f", "s16le", "-acodec", "pcm_s16le", "-"])
@@ -46,6 +51,7 @@ def decode_mono_pcm(audio: Path, ffmpeg: str, sample_rate: int = ANALYSIS_RATE) 
 def waveform_peaks(samples: np.ndarray, sample_rate: int = ANALYSIS_RATE,
                    points: int = DEFAULT_POINTS) -> dict:
     """BBC audiowaveform JSON (version 2) with about `points` min/max pairs."""
+    import numpy as np
     if samples.size == 0:
         return {"version": 2, "channels": 1, "sample_rate": sample_rate,
                 "samples_per_pixel": 1, "bits": 8, "length": 0, "data": []}
@@ -68,6 +74,7 @@ def waveform_peaks(samples: np.ndarray, sample_rate: int = ANALYSIS_RATE,
 def render_waveform_png(peaks: dict, size: tuple[int, int] = PNG_SIZE,
                         color: tuple[int, int, int, int] = PNG_COLOR) -> bytes:
     """A PNG of the peaks: a bar per column (every 4th left out), the loudest peak full height."""
+    import numpy as np
     width, height = size
     data = np.asarray(peaks["data"], dtype=np.float64).reshape(-1, 2)
     if data.size == 0:
@@ -90,6 +97,7 @@ def render_waveform_png(peaks: dict, size: tuple[int, int] = PNG_SIZE,
 
 def encode_png(rgba: np.ndarray) -> bytes:
     """An RGBA uint8 array as PNG bytes (no imaging library needed for one picture)."""
+    import numpy as np
     height, width, _ = rgba.shape
     raw = np.hstack([np.zeros((height, 1), dtype=np.uint8), rgba.reshape(height, width * 4)])
 

@@ -11,10 +11,16 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from podclips_dagster.core.errors import DependencyUnavailable, SourceMissing
+from podclips_dagster.core.errors import (
+    DependencyUnavailable,
+    SourceMissing,
+    StoragePermissionDenied,
+)
 from podclips_dagster.core.storage.base import ObjectInfo
 
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket", "InvalidRange"}
+# A HEAD's 403 has no body, so its code is the bare status.
+_DENIED_CODES = {"403", "AccessDenied", "Forbidden", "AllAccessDisabled"}
 
 
 def _is_missing(err: ClientError) -> bool:
@@ -23,6 +29,13 @@ def _is_missing(err: ClientError) -> bool:
 
 def _unavailable(err: Exception, what: str) -> DependencyUnavailable:
     return DependencyUnavailable(f"object storage is unavailable while {what}: {err}")
+
+
+def _refused(err: ClientError, action: str, bucket: str, key: str, what: str) -> Exception:
+    """A 403 names the bucket, key and action (an IAM fix); anything else is an outage."""
+    if err.response.get("Error", {}).get("Code") in _DENIED_CODES:
+        return StoragePermissionDenied(bucket, key, action)
+    return _unavailable(err, what)
 
 
 class S3Bucket:
@@ -41,7 +54,8 @@ class S3Bucket:
         except ClientError as err:
             if _is_missing(err):
                 return None
-            raise _unavailable(err, f"checking s3://{self.name}/{key}") from None
+            raise _refused(err, "s3:HeadObject", self.name, key,
+                           f"checking s3://{self.name}/{key}") from None
         except BotoCoreError as err:
             raise _unavailable(err, f"checking s3://{self.name}/{key}") from None
         return ObjectInfo(key, resp["ContentLength"], resp.get("ETag", "").strip('"'))
@@ -54,7 +68,8 @@ class S3Bucket:
                 if err.response["Error"]["Code"] == "InvalidRange":
                     return None
                 raise SourceMissing(f"no object s3://{self.name}/{key}") from None
-            raise _unavailable(err, f"reading s3://{self.name}/{key}") from None
+            raise _refused(err, "s3:GetObject", self.name, key,
+                           f"reading s3://{self.name}/{key}") from None
         except BotoCoreError as err:
             raise _unavailable(err, f"reading s3://{self.name}/{key}") from None
 
@@ -81,7 +96,8 @@ class S3Bucket:
         except ClientError as err:
             if _is_missing(err):
                 return []
-            raise _unavailable(err, f"listing s3://{self.name}/{prefix}") from None
+            raise _refused(err, "s3:ListBucket", self.name, prefix,
+                           f"listing s3://{self.name}/{prefix}") from None
         except BotoCoreError as err:
             raise _unavailable(err, f"listing s3://{self.name}/{prefix}") from None
         return sorted(keys)
@@ -106,14 +122,20 @@ class S3Bucket:
                     Bucket=self.name, Key=key, Body=body, ContentType=content_type,
                     CacheControl="public, max-age=86400", Metadata=metadata,
                 )
-        except (ClientError, BotoCoreError) as err:
+        except ClientError as err:
+            raise _refused(err, "s3:PutObject", self.name, key,
+                           f"writing s3://{self.name}/{key}") from None
+        except BotoCoreError as err:
             raise _unavailable(err, f"writing s3://{self.name}/{key}") from None
 
     def put_bytes(self, key: str, data: bytes,
                   content_type: str = "application/octet-stream") -> None:
         try:
             self._client.put_object(Bucket=self.name, Key=key, Body=data, ContentType=content_type)
-        except (ClientError, BotoCoreError) as err:
+        except ClientError as err:
+            raise _refused(err, "s3:PutObject", self.name, key,
+                           f"writing s3://{self.name}/{key}") from None
+        except BotoCoreError as err:
             raise _unavailable(err, f"writing s3://{self.name}/{key}") from None
 
     def delete(self, key: str) -> None:

@@ -40,12 +40,20 @@ def ensure_index_once(collection, keys: list, name: str) -> None:
         _indexes.add((collection.full_name, name))
 
 
+def resolve_mongo_uri(settings) -> str:
+    if settings.mongodb_uri:
+        return settings.mongodb_uri
+    if settings.mongodb_uri_secret_name:
+        from podclips_dagster.core.stores.secrets import mongodb_uri_from_secret
+
+        return mongodb_uri_from_secret(settings.mongodb_uri_secret_name)
+    raise MissingConfiguration(
+        "MONGODB_URI is not set (nor MONGODB_URI_SECRET_NAME): point it at a MongoDB server "
+        "(only the `podclips` CLI and `podclips dev` start the embedded one under PODCLIPS_HOME)")
+
+
 def database_for(settings):
-    if not settings.mongodb_uri:
-        raise MissingConfiguration(
-            "MONGODB_URI is not set: point it at a MongoDB server (only the `podclips` CLI "
-            "and `podclips dev` start the embedded one under PODCLIPS_HOME)")
-    return mongo_client(settings.mongodb_uri)[settings.mongodb_db]
+    return mongo_client(resolve_mongo_uri(settings))[settings.mongodb_db]
 
 
 @contextlib.contextmanager

@@ -83,6 +83,16 @@ def queue_precuts(service, shown: list[ClipSpec], available: Iterable[ClipSpec],
         return []
 
 
+def precut_budget_exhausted(service, now: datetime | None = None,
+                            budget: PrecutBudget | None = None) -> bool:
+    """True when the paced budget has nothing left now (the sidecar's alarm metric)."""
+    try:
+        return PrecutLedger(service.db, budget or PrecutBudget.from_env()).spare_hours(now) <= 0
+    except Exception as err:  # noqa: BLE001 - see the module docstring
+        log.warning("could not read the pre-cut budget: %s: %s", type(err).__name__, err)
+        return False
+
+
 def queue_precut_after_play(service, played: ClipSpec, now: datetime | None = None,
                             budget: PrecutBudget | None = None,
                             policy: SidecarPrecut = SidecarPrecut(),
