@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import logging
 import time
 import uuid
 import zipfile
@@ -94,6 +95,10 @@ def lambda_handler_with(api_catalogue, s3_server, tmp_path, monkeypatch):
     """Loads the handler module afresh with env vars pointing at the test servers, plus
     `extra` ones (None unsets one): returns (handler, an API key, the database)."""
     clients = []
+    # On Lambda the package's stdlib loggers write through Powertools' JSON handler and stop
+    # propagating; later tests in this process read them through the root logger again.
+    stdlib = logging.getLogger("podclips")
+    saved = stdlib.handlers[:], stdlib.propagate, stdlib.level
 
     def load(**extra):
         clips = f"clips-{uuid.uuid4().hex[:10]}"
@@ -125,6 +130,7 @@ def lambda_handler_with(api_catalogue, s3_server, tmp_path, monkeypatch):
     yield load
     for db_client in clients:
         db_client.close()
+    stdlib.handlers[:], stdlib.propagate, stdlib.level = saved
 
 
 @pytest.fixture
