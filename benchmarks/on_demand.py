@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,17 @@ def start_daemon(env: dict, log_path: Path) -> subprocess.Popen:
     return subprocess.Popen([str(daemon), "run", "-m", "podclips_dagster.definitions"],
                             cwd=REPO, env=env, stdout=open(log_path, "wb"),
                             stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_daemon(daemon: subprocess.Popen) -> None:
+    """SIGTERM the daemon, then SIGKILL its process group: the code server it spawned
+    ignores SIGTERM and would outlive it."""
+    os.killpg(daemon.pid, signal.SIGTERM)
+    daemon.wait(60)
+    try:
+        os.killpg(daemon.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def wait_final(store: ClipRequests, ids: list, timeout: float = TIMEOUT_S) -> list[dict]:

@@ -35,7 +35,7 @@ from pathlib import Path
 import dagster as dg
 from bson import ObjectId
 
-from benchmarks.on_demand import pct, request, seed, start_daemon, wait_final
+from benchmarks.on_demand import pct, request, seed, start_daemon, stop_daemon, wait_final
 from podclips_dagster.config import Settings
 from podclips_dagster.core.requests import ClipRequests
 from podclips_dagster.core.service import ClipService
@@ -139,8 +139,7 @@ def through_daemon(env: dict, instance, service, guids: list[str], per_episode: 
                 r.is_finished for r in _runs(instance, run_keys)):
             time.sleep(1)
     finally:
-        os.killpg(daemon.pid, 15)
-        daemon.wait(60)
+        stop_daemon(daemon)
     latency = [(d["finished_at"] - d["requested_at"]).total_seconds() for d in docs
                if d.get("finished_at")]
     runs = _runs(instance, run_keys)

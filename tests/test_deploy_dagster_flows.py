@@ -13,7 +13,7 @@ import boto3
 import pymongo
 import pytest
 
-from benchmarks.on_demand import seed, start_daemon, wait_final
+from benchmarks.on_demand import seed, start_daemon, stop_daemon, wait_final
 from podclips_dagster.config import Settings
 from podclips_dagster.core.requests import ClipRequests, create_request
 from podclips_dagster.core.service import ClipService
@@ -60,8 +60,7 @@ def stack(mongo_server, s3_server, postgres_server, tmp_path_factory):
                               s3=s3, logs_bucket=logs, daemon_log=tmp / "daemon.log")
         instance.dispose()
     finally:
-        os.killpg(daemon.pid, 15)
-        daemon.wait(30)
+        stop_daemon(daemon)
         os.environ.clear()
         os.environ.update(saved)
         pymongo.MongoClient(mongo_server.uri).drop_database(env["MONGODB_DB"])
