@@ -14,12 +14,16 @@ box, never a byte of `mdat`, whether `moov` comes first (faststart) or last.
 from __future__ import annotations
 
 import struct
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from podclips_dagster.core.audio.sample_table import SampleTable, UnsupportedTable
 from podclips_dagster.core.audio.source import CountingReader
 from podclips_dagster.core.errors import SourceUnreadable
+
+# numpy is imported where it is used: the sidecar's cold start (a Lambda's first answer)
+# imports this module but needs no numpy until it cuts an M4A.
+if TYPE_CHECKING:
+    import numpy as np
 
 HEADER_READ = 16  # size + type + 64-bit largesize
 MAX_MOOV_BYTES = 64 << 20  # a 3 h AAC track's moov is ~2.5 MB; beyond this it is not audio
@@ -155,6 +159,7 @@ def _audio_track(moov: bytes) -> tuple[int, int]:
 
 
 def _entries(data: bytes, box: tuple[int, int], width: int, dtype: str = ">u4") -> np.ndarray:
+    import numpy as np
     lo, hi = box
     count = struct.unpack_from(">I", data, lo + 4)[0]
     item = np.dtype(dtype).itemsize * width
@@ -164,6 +169,7 @@ def _entries(data: bytes, box: tuple[int, int], width: int, dtype: str = ">u4") 
 
 
 def _sample_sizes(data: bytes, box: tuple[int, int]) -> np.ndarray:
+    import numpy as np
     lo, hi = box
     fixed, count = struct.unpack_from(">II", data, lo + 4)
     if fixed:

@@ -16,11 +16,15 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from podclips_dagster.core.audio.source import CountingReader
 from podclips_dagster.core.errors import ChunkOutOfRange, SourceUnreadable
+
+# numpy is imported where it is used: the sidecar's cold start (a Lambda's first answer)
+# imports this module but needs no numpy until it cuts an M4A.
+if TYPE_CHECKING:
+    import numpy as np
 
 SAMPLE_TABLE_MAGIC = b"PCST1"
 # Decoding starts this many access units early: an AAC frame's output overlaps
@@ -72,6 +76,7 @@ class SampleTable:
     def build(cls, *, asc: bytes, timescale: int, stts: np.ndarray, stsc: np.ndarray,
               sizes: np.ndarray, chunk_offsets: np.ndarray, priming: int,
               content_samples: int | None) -> SampleTable:
+        import numpy as np
         total = int(np.sum(stts[:, 0] * stts[:, 1]))
         if int(np.sum(stts[:, 0])) != len(sizes):
             raise ValueError(f"stts covers {int(np.sum(stts[:, 0]))} samples, stsz {len(sizes)}")
@@ -87,6 +92,7 @@ class SampleTable:
         """Byte offsets of samples first..end-1: the chunk's offset plus the sizes before
         each sample in its chunk. (Only the range asked for: all 465k of a 3 h track took
         30-100 ms a cut.)"""
+        import numpy as np
         chunks = len(self.chunk_offsets)
         firsts = np.append(self.stsc[:, 0] - 1, chunks)
         ends = np.cumsum(np.repeat(self.stsc[:, 1], np.diff(firsts).clip(min=0)))
@@ -101,10 +107,12 @@ class SampleTable:
 
     def decode_times(self) -> np.ndarray:
         """Decode time of every sample, and the end of the last, in samples."""
+        import numpy as np
         deltas = np.repeat(self.stts[:, 1], self.stts[:, 0])
         return np.concatenate(([0], np.cumsum(deltas)))
 
     def to_bytes(self) -> bytes:
+        import numpy as np
         width = 2 if self.sizes.max(initial=0) < 1 << 16 else 4
         head = _HEADER.pack(self.timescale, self.priming, self.content_samples, len(self.stts),
                             len(self.stsc), len(self.sizes), len(self.chunk_offsets), width,
@@ -126,6 +134,7 @@ class SampleTable:
 
     @classmethod
     def _decode(cls, data: bytes) -> SampleTable:
+        import numpy as np
         at = len(SAMPLE_TABLE_MAGIC)
         (timescale, priming, content, n_stts, n_stsc, n_sizes, n_chunks, width,
          asc_len) = _HEADER.unpack_from(data, at)
@@ -174,6 +183,7 @@ def adts_header(object_type: int, rate_index: int, channels: int, payload: int) 
 def adts_window(reader: CountingReader, table: SampleTable, start_time: float,
                 duration: float) -> AdtsWindow:
     """One ranged read of the access units the clip needs (pre-roll included), as ADTS."""
+    import numpy as np
     rate = table.sample_rate
     first = round(start_time * rate)
     if first >= table.content_samples:
