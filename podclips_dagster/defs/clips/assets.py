@@ -39,8 +39,9 @@ BACKFILL_PARTITIONS_PER_RUN = 100
 # Who wanted the run's clips, recorded as the clip's `requested_by` ("precut" for the
 # pre-cut schedule's runs, so pre-cuts can be told from clips made on demand).
 SOURCE_TAG = "podclips/source"
-# Per-clip lines ("cutting ...", "stored ...") go to the run's captured stderr, not to the
-# event log: every Dagster log line is one more event write per partition.
+# Per-clip lines ("cutting ...", "stored ...") stay out of the event log, where each would be
+# one more event write per partition: they go to Python logging (warnings reach the run's
+# captured stderr), and the clip's materialization metadata carries what they said.
 clip_log = logging.getLogger("podclips.audio_clips")
 
 
