@@ -91,6 +91,9 @@ ENVIRON_ALLOWED = {
     # The image's entrypoint: it rewrites DAGSTER_PG_URL (parsed by config.dagster_pg_url)
     # for the Dagster process it becomes.
     "podclips_dagster/container.py",
+    # FFmpeg runs with a minimal environment built from this one (PATH, locale): no
+    # credentials reach the process that parses third-party audio.
+    "podclips_dagster/core/audio/ffmpeg.py",
 }
 
 

@@ -87,7 +87,8 @@ def precut_budget_exhausted(service, now: datetime | None = None,
                             budget: PrecutBudget | None = None) -> bool:
     """True when the paced budget has nothing left now (the sidecar's alarm metric)."""
     try:
-        return PrecutLedger(service.db, budget or PrecutBudget.from_env()).spare_hours(now) <= 0
+        ledger = PrecutLedger(service.db, budget or service.settings.precut_budget)
+        return ledger.spare_hours(now) <= 0
     except Exception as err:  # noqa: BLE001 - see the module docstring
         log.warning("could not read the pre-cut budget: %s: %s", type(err).__name__, err)
         return False
