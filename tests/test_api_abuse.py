@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import select
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -203,11 +204,16 @@ def test_lookup_keeps_real_results_and_their_rank_among_made_up_ones(make_api):
         response = client.post("/api/audio-clips/lookup", json={"items": beyond + real + made_up})
         assert client.get("/health").status_code == 200
     assert response.status_code == 200
+    # Pre-cuts are queued by a background task after the answer: wait for it, not longer.
+    deadline = time.monotonic() + 10
+    while not (requests := list(api.db["clip_requests"].find({}, {"episode_id": 1,
+                                                                  "chunk_index": 1}))):
+        assert time.monotonic() < deadline, "no pre-cut was queued"
+        time.sleep(0.05)
+    assert [(r["episode_id"], r["chunk_index"]) for r in requests] == [(CBR_GUID, 2)]
     impressions = list(api.db["clip_demand_events"].find({}, {"_id": 0}))
     assert [(e["episode_id"], e["chunk_index"], e["rank"]) for e in impressions] == [
         (CBR_GUID, 2, 2)]  # the one real result, at the rank it was shown
-    requests = list(api.db["clip_requests"].find({}, {"episode_id": 1, "chunk_index": 1}))
-    assert [(r["episode_id"], r["chunk_index"]) for r in requests] == [(CBR_GUID, 2)]
     assert sum(d.get("used", 0) for d in api.db["precut_budget"].find({"used": {"$gt": 0}})) == 1
 
 
