@@ -35,6 +35,8 @@ EXCLUDED = {
     "dagster": "orchestration runs elsewhere",
     "dagster-aws": "orchestration runs elsewhere",
     "dagster-webserver": "orchestration runs elsewhere",
+    "dagster-postgres": "Dagster's storage; orchestration runs elsewhere",
+    "psycopg2-binary": "Dagster's storage driver; orchestration runs elsewhere",
     "secantusdb": "the embedded MongoDB server is for local stacks",
     "uvicorn": "the local server; Lambda calls the app through Mangum",
     "imageio-ffmpeg": "the FFmpeg layer provides the binary",
