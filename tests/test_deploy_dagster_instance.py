@@ -108,7 +108,8 @@ STORE_AN_EVENT = textwrap.dedent("""\
     import dagster as dg
     instance = dg.DagsterInstance.get()
     instance.report_runless_asset_event(dg.AssetMaterialization("probe"))
-    print(instance.get_latest_materialization_event(dg.AssetKey("probe")).asset_materialization.asset_key.path)
+    event = instance.get_latest_materialization_event(dg.AssetKey("probe"))
+    print(event.asset_materialization.asset_key.path)
     """)
 
 
