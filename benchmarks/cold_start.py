@@ -17,7 +17,6 @@ system's cold start is 1.65 s). Last line: one JSON object.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
@@ -73,10 +72,8 @@ print(json.dumps({"import_s": imported - began, "first_s": answered - imported,
 
 
 def build_package(build_dir: Path) -> Path:
-    spec = importlib.util.spec_from_file_location("package_lambda",
-                                                  REPO / "deploy" / "package_lambda.py")
-    packager = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(packager)
+    from deploy import package_lambda as packager
+
     arch = "arm64" if os.uname().machine in ("aarch64", "arm64") else "x86_64"
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     return packager.build_function(build_dir / "lambda", arch, python)

@@ -3,7 +3,6 @@ the Lambda's import closure holds no Dagster."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -13,18 +12,13 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import decode
 
+from deploy import package_lambda
+
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "deploy" / "template.yaml"
 # The venv's cfn-lint (a dev dependency), else one on PATH.
 CFN_LINT = shutil.which("cfn-lint", path=str(Path(sys.executable).parent)) or "cfn-lint"
 
-
-def _load_packager():
-    spec = importlib.util.spec_from_file_location("package_lambda",
-                                                  REPO / "deploy" / "package_lambda.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +64,7 @@ def test_template_declares_the_design(template):
 
 
 def test_lambda_package_leaves_out_dagster():
-    requirements = " ".join(_load_packager().lambda_requirements())
+    requirements = " ".join(package_lambda.lambda_requirements())
     for needed in ("fastapi", "mangum", "pymongo", "boto3", "numpy", "aws-lambda-powertools"):
         assert needed in requirements
     for excluded in ("dagster", "secantusdb", "uvicorn", "imageio-ffmpeg"):

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from deploy import package_lambda
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "podclips_dagster"
 
-
-def _load_packager():
-    spec = importlib.util.spec_from_file_location("package_lambda",
-                                                  REPO / "deploy" / "package_lambda.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_sidecar_imports_no_pandas_and_no_offline_demand_code(tmp_path):
@@ -38,7 +32,7 @@ def test_the_sidecar_imports_no_pandas_and_no_offline_demand_code(tmp_path):
 
 
 def test_the_lambda_package_leaves_out_offline_demand_code_and_simulation(tmp_path):
-    copied = _load_packager().copy_package(tmp_path)
+    copied = package_lambda.copy_package(tmp_path)
     shipped = {p.relative_to(copied).as_posix() for p in copied.rglob("*.py")}
     assert "sidecar/lambda_handler.py" in shipped
     assert "core/demand/online/precut.py" in shipped
