@@ -24,16 +24,13 @@ from podclips_dagster.defs.indexes.jobs import (
 )
 from podclips_dagster.defs.media.assets import clip_share_assets, clip_videos
 from podclips_dagster.defs.media.sensors import share_assets_follow_clips
-from podclips_dagster.defs.requests.jobs import (
+from podclips_dagster.defs.reporting.sensors import outside_clips_sensor
+from podclips_dagster.defs.requests.sensors import clip_request_sensor, clip_request_watchdog
+from podclips_dagster.defs.resources import clip_service_resource
+from podclips_dagster.defs.retention.jobs import (
     retire_expired_clips_job,
     retire_expired_clips_schedule,
 )
-from podclips_dagster.defs.requests.sensors import (
-    clip_request_sensor,
-    clip_request_watchdog,
-    outside_clips_sensor,
-)
-from podclips_dagster.defs.resources import clip_service_resource
 
 defs = dg.Definitions(
     assets=[episode_metadata, transcript_chunks, audio_clips, clip_share_assets, clip_videos,
