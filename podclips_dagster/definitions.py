@@ -31,6 +31,7 @@ from podclips_dagster.defs.retention.jobs import (
     retire_expired_clips_job,
     retire_expired_clips_schedule,
 )
+from podclips_dagster.defs.run_failures.sensors import record_run_failures
 
 defs = dg.Definitions(
     assets=[episode_metadata, transcript_chunks, audio_clips, clip_share_assets, clip_videos,
@@ -39,7 +40,7 @@ defs = dg.Definitions(
     jobs=[audio_clips_job, retire_expired_clips_job, clip_demand_job, demand_model_job,
           audio_frame_indexes_job, register_episode_partitions_job],
     sensors=[clip_request_sensor, clip_request_watchdog, outside_clips_sensor,
-             share_assets_follow_clips, new_episode_sensor],
+             share_assets_follow_clips, new_episode_sensor, record_run_failures],
     schedules=[retire_expired_clips_schedule, pregenerate_high_demand_clips, clip_demand_schedule,
                demand_model_schedule],
     resources={"clip_service": clip_service_resource()},
