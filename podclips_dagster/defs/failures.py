@@ -12,8 +12,8 @@ import dagster as dg
 from podclips_dagster.core.errors import DependencyUnavailable, PodclipsError
 
 # A replica-set election or S3 throttling passes within seconds to a minute: 3 retries
-# after about 10, 20 and 40 s (jittered so a fleet of runs does not retry in step).
-TRANSIENT_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL,
+# after 5, 15 and 35 s (each +-5 s, so a fleet of failed runs does not retry in step).
+TRANSIENT_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=5, backoff=dg.Backoff.EXPONENTIAL,
                                         jitter=dg.Jitter.PLUS_MINUS)
 
 
