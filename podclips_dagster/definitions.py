@@ -1,50 +1,28 @@
-"""The podclips code location: `workspace.yaml` loads `defs` from here.
+"""The podclips code location: `workspace.yaml` (and `dg`) load `defs` from here.
 
+Each domain under `defs/` declares its own `defs` in its `definitions.py`;
+this merges them and adds what they share: the clip service resource and the
+in-process executor. The domains are imported as modules because a code
+location module may hold only one `Definitions` at module scope.
 Loading touches no network: resources connect on first use.
 """
 
 import dagster as dg
 
-from podclips_dagster.defs.clips.assets import audio_clips, episode_metadata, transcript_chunks
-from podclips_dagster.defs.clips.checks import clip_object_matches_record
-from podclips_dagster.defs.clips.jobs import audio_clips_job
-from podclips_dagster.defs.demand.assets import clip_demand, clip_demand_events, demand_model
-from podclips_dagster.defs.demand.schedules import (
-    clip_demand_job,
-    clip_demand_schedule,
-    demand_model_job,
-    demand_model_schedule,
-    pregenerate_high_demand_clips,
-)
-from podclips_dagster.defs.demand.sensors import new_episode_sensor
-from podclips_dagster.defs.indexes.assets import audio_frame_indexes
-from podclips_dagster.defs.indexes.jobs import (
-    audio_frame_indexes_job,
-    register_episode_partitions_job,
-)
-from podclips_dagster.defs.media.assets import clip_share_assets, clip_videos
-from podclips_dagster.defs.media.sensors import share_assets_follow_clips
-from podclips_dagster.defs.requests.jobs import (
-    retire_expired_clips_job,
-    retire_expired_clips_schedule,
-)
-from podclips_dagster.defs.requests.sensors import (
-    clip_request_sensor,
-    clip_request_watchdog,
-    outside_clips_sensor,
-)
+from podclips_dagster.defs.clips import definitions as clips
+from podclips_dagster.defs.demand import definitions as demand
+from podclips_dagster.defs.indexes import definitions as indexes
+from podclips_dagster.defs.media import definitions as media
+from podclips_dagster.defs.reporting import definitions as reporting
+from podclips_dagster.defs.requests import definitions as requests
 from podclips_dagster.defs.resources import clip_service_resource
+from podclips_dagster.defs.retention import definitions as retention
+from podclips_dagster.defs.run_failures import definitions as run_failures
 
-defs = dg.Definitions(
-    assets=[episode_metadata, transcript_chunks, audio_clips, clip_share_assets, clip_videos,
-            clip_demand_events, demand_model, clip_demand, audio_frame_indexes],
-    asset_checks=[clip_object_matches_record],
-    jobs=[audio_clips_job, retire_expired_clips_job, clip_demand_job, demand_model_job,
-          audio_frame_indexes_job, register_episode_partitions_job],
-    sensors=[clip_request_sensor, clip_request_watchdog, outside_clips_sensor,
-             share_assets_follow_clips, new_episode_sensor],
-    schedules=[retire_expired_clips_schedule, pregenerate_high_demand_clips, clip_demand_schedule,
-               demand_model_schedule],
-    resources={"clip_service": clip_service_resource()},
-    executor=dg.in_process_executor,
+DOMAINS = (clips, media, indexes, demand, requests, reporting, retention, run_failures)
+
+defs = dg.Definitions.merge(
+    *(domain.defs for domain in DOMAINS),
+    dg.Definitions(resources={"clip_service": clip_service_resource()},
+                   executor=dg.in_process_executor),
 )

@@ -4,16 +4,13 @@ import dataclasses
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from podclips_dagster.core.clip_audit import audit_made_clip
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import audio_clips
 from podclips_dagster.defs.clips.checks import CHECK_NAME
 from podclips_dagster.defs.clips.registration import register_clip_partitions
+from podclips_dagster.defs.requests.batches import RANGE_END_TAG, RANGE_START_TAG
 
 AUDIO_CLIPS = dg.AssetKey("audio_clips")
 
@@ -23,10 +20,10 @@ def test_definitions_load_without_touching_the_network(monkeypatch):
     monkeypatch.setenv("S3_ENDPOINT_URL", "http://127.0.0.1:1")
     from podclips_dagster.definitions import defs
 
-    repo = defs.get_repository_def()
-    assert AUDIO_CLIPS in repo.asset_graph.get_all_asset_keys()
-    assert {"episode_metadata", "transcript_chunks"} <= {
-        k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
+    dg.Definitions.validate_loadable(defs)
+    keys = {spec.key for spec in defs.resolve_all_asset_specs()}
+    assert AUDIO_CLIPS in keys
+    assert {"episode_metadata", "transcript_chunks"} <= {k.to_user_string() for k in keys}
     job = defs.resolve_job_def("audio_clips_job")
     assert job.partitions_def.name == "audio_clips"
 
@@ -59,7 +56,7 @@ def run_partitions(instance, resource, keys: list[str]):
     job = dg.define_asset_job("clips", selection=[audio_clips])
     return dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(
         "clips").execute_in_process(instance=instance, raise_on_error=False, tags={
-            ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]})
+            RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]})
 
 
 def test_a_multi_partition_run_makes_each_clip_once(resource, seed_episode, settings):

@@ -70,13 +70,13 @@ def demand_defs(resource) -> dg.Definitions:
         sensors=[new_episode_sensor], resources={"clip_service": resource})
 
 
-def schedule_tick(instance, resource, now):
-    """Evaluate the schedule as the daemon does, in a context closed afterwards (an open
-    one keeps its instance as Dagster's current defs-state storage after the test)."""
+def schedule_tick(instance, resource, now) -> list[dg.RunRequest]:
+    """The schedule's run requests at `now`, in a context closed afterwards (an open one
+    keeps its instance as Dagster's current defs-state storage after the test)."""
     with dg.build_schedule_context(instance=instance, scheduled_execution_time=now,
-                                   repository_def=demand_defs(resource).get_repository_def(),
                                    resources={"clip_service": resource}) as context:
-        return pregenerate_high_demand_clips.evaluate_tick(context)
+        result = pregenerate_high_demand_clips(context)
+    return [] if isinstance(result, dg.SkipReason) else list(result)
 
 
 def scores_frame(rows):
@@ -174,10 +174,10 @@ def test_schedule_respects_budget_skips_clips_that_exist_and_registers_what_it_l
 
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("audio_clips", ["ep-1/0"])  # registered earlier
-        runs = schedule_tick(instance, resource, now).run_requests
+        runs = schedule_tick(instance, resource, now)
         registered = instance.get_dynamic_partitions("audio_clips")
         covered = [key for run in runs for key in keys_of(instance, run)]
-        again = schedule_tick(instance, resource, now).run_requests
+        again = schedule_tick(instance, resource, now)
         assert instance.get_dynamic_partitions("audio_clips") == registered
         again_covered = sorted(k for run in again for k in keys_of(instance, run))
 
@@ -329,8 +329,7 @@ def test_a_scheduled_run_cuts_its_clip_and_records_it_as_a_precut(service, resou
     save_scores(service.db, scores_frame([("ep-real", 1, 5.0)]), pd.DataFrame(), now)
     with dg.instance_for_test() as instance:
         # As the daemon evaluates it: a single-clip run names its partition, resolved here.
-        tick_data = schedule_tick(instance, resource, now)
-        (run,) = tick_data.run_requests
+        (run,) = schedule_tick(instance, resource, now)
         outcome = demand_defs(resource).resolve_job_def("audio_clips_job").execute_in_process(
             instance=instance, partition_key=run.partition_key,
             tags={**run.tags, "dagster/run_key": run.run_key})

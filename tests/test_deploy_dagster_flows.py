@@ -112,6 +112,9 @@ def test_a_request_becomes_a_clip_through_the_daemon_with_its_run_in_postgres(st
 
 def test_a_multi_partition_backfill_runs_on_postgres(stack):
     import dagster as dg
+
+    # Internal on purpose: Dagster has no public API that adds a backfill without a webserver
+    # (the UI does it over GraphQL); what is under test is the daemon running it on Postgres.
     from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
 
     from podclips_dagster.definitions import defs

@@ -93,6 +93,10 @@ def test_the_dockerfile_builds_a_small_non_root_production_image():
 def test_the_webserver_and_daemon_workspace_names_the_code_server(monkeypatch):
     import yaml
     from dagster._config import process_config
+
+    # Internal on purpose: no public API checks a workspace file without loading its code
+    # locations (this one names a code server that exists only in ECS); it is the schema
+    # the webserver and daemon apply to it.
     from dagster._core.workspace.config_schema import WORKSPACE_CONFIG_SCHEMA
 
     monkeypatch.setenv("DAGSTER_CODE_SERVER_HOST", "code.podclips.local")

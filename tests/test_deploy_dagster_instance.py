@@ -12,7 +12,6 @@ import dagster as dg
 import pytest
 import yaml
 from dagster._config import process_config
-from dagster._core.instance import DagsterInstance
 from dagster_aws.ecs import EcsRunLauncher
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
@@ -38,10 +37,10 @@ def production_env(monkeypatch, postgres_url):
     return postgres_url
 
 
-def _instance(home, text: str) -> DagsterInstance:
+def _instance(home, text: str) -> dg.DagsterInstance:
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text(text)
-    return DagsterInstance.from_config(str(home))
+    return dg.DagsterInstance.from_config(str(home))
 
 
 def test_the_production_yaml_loads_unchanged_with_storage_in_postgres(tmp_path, production_env):

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import dagster as dg
 import pytest
-from dagster._core.test_utils import create_run_for_test
 
 from podclips_dagster.cli import main
 from podclips_dagster.core.clip_audit import audit_clip
@@ -26,6 +25,22 @@ def store(service):
 
 def status(store, doc):
     return store.get(str(doc["_id"]))
+
+
+@dg.op
+def die():
+    raise RuntimeError("the run's process died before settling its requests")
+
+
+@dg.job
+def lost_run_job():
+    die()
+
+
+def dead_run(instance, run_key: str) -> None:
+    """A failed run launched for `run_key` that settled nothing."""
+    assert not lost_run_job.execute_in_process(
+        instance=instance, tags={"dagster/run_key": run_key}, raise_on_error=False).success
 
 
 def test_a_request_becomes_one_run_then_done_with_a_playable_clip(service, resource, store,
@@ -132,9 +147,7 @@ def test_stuck_requests_are_requeued_then_failed_after_the_limit(service, resour
         # Its runs die without settling it: the watchdog re-queues, then gives up.
         for attempt in range(2, MAX_ATTEMPTS + 1):
             run_key = status(store, doc)["run_key"]
-            create_run_for_test(instance, job_name="audio_clips_job",
-                                status=dg.DagsterRunStatus.FAILURE,
-                                tags={"dagster/run_key": run_key})
+            dead_run(instance, run_key)
             store.collection.update_one({"_id": doc["_id"]}, {"$set": {
                 "queued_at": status(store, doc)["queued_at"] - timedelta(minutes=5)}})
             tick(clip_request_watchdog, instance, resource)

@@ -5,7 +5,7 @@ import dagster as dg
 from podclips_dagster.core.media.share_assets import ensure_share_assets
 from podclips_dagster.core.retention import derived_keys, expired_clips, retire
 from podclips_dagster.core.spec import ClipSpec
-from podclips_dagster.defs.requests.jobs import retire_expired_clips_job
+from podclips_dagster.defs.retention.jobs import retire_expired_clips_job
 
 
 def test_deleting_an_expired_clip_removes_its_objects_then_its_record(service, seed_episode):

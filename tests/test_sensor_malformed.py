@@ -11,11 +11,8 @@ from bson import ObjectId
 
 from podclips_dagster.core.requests import ClipRequests, create_request
 from podclips_dagster.core.spec import ClipSpec
-from podclips_dagster.defs.requests.sensors import (
-    clip_request_sensor,
-    clip_request_watchdog,
-    outside_clips_sensor,
-)
+from podclips_dagster.defs.reporting.sensors import outside_clips_sensor
+from podclips_dagster.defs.requests.sensors import clip_request_sensor, clip_request_watchdog
 from tests.sensor_harness import tick
 
 

@@ -9,14 +9,14 @@ from bson import ObjectId
 from podclips_dagster.core.requests import ClipRequests, create_request
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import MAX_PARTITIONS_PER_RUN
+from podclips_dagster.defs.reporting.sensors import outside_clips_sensor
 from podclips_dagster.defs.requests.batches import plan_batches
-from podclips_dagster.defs.requests.jobs import retire_expired_clips_job
 from podclips_dagster.defs.requests.sensors import (
     MAX_RUNS_PER_TICK,
     PAGE_SIZE,
     clip_request_sensor,
-    outside_clips_sensor,
 )
+from podclips_dagster.defs.retention.jobs import retire_expired_clips_job
 from tests.sensor_harness import keys_of, launch, register, tick
 
 AUDIO_CLIPS = dg.AssetKey("audio_clips")

@@ -31,8 +31,9 @@ def register(commands) -> None:
     s = commands.add_parser(
         "stats", help="cache-hit ratio and latency percentiles of the sidecar",
         description="Prints one JSON object: requests by status and route, cache-hit ratio, "
-        "latency percentiles of hits and misses (from the API's request log), and the clips "
-        "cut in the window (processing time, bytes read and stored, by door).",
+        "latency percentiles of hits and misses (from the API's request log), the clips "
+        "cut in the window (processing time, bytes read and stored, by door), and the Dagster "
+        "runs that failed in it (recent_run_failures, newest first).",
     )
     s.add_argument("--hours", type=float, default=24.0, help="look back this many hours (24)")
     s.set_defaults(handler=run_stats)
@@ -90,8 +91,13 @@ def run_key_list(args) -> int:
 
 
 def run_stats(args) -> int:
+    from datetime import UTC, datetime, timedelta
+
     from podclips_dagster.cli import emit
+    from podclips_dagster.core.stores.run_failures import RunFailures
     from podclips_dagster.sidecar.stats import api_stats
 
-    emit(api_stats(_db(), args.hours))
+    db = _db()
+    since = datetime.now(UTC) - timedelta(hours=args.hours)
+    emit({**api_stats(db, args.hours), "recent_run_failures": RunFailures(db).since(since)})
     return 0

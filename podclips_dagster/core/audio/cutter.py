@@ -66,6 +66,10 @@ SEEK_PREROLL_SECONDS = 0.1  # ffmpeg-seek path: decode ~4 AAC frames early, then
 _UNREADABLE_HINTS = ("moov atom not found", "Invalid data found", "could not find codec",
                      "Failed to read frame size", "invalid frame size", "End of file")
 
+# Bump when a change to cutting changes the clips it makes: it is the `audio_clips` asset's
+# code version, so Dagster shows the clips cut before the change as stale.
+CUTTER_VERSION = "1"
+
 
 @dataclass(frozen=True)
 class CutClip:

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 SourceRecord = FrameIndex | Mp3Layout | SampleTable
 
+# Bump when a change to indexing changes the stored records: the `audio_frame_indexes`
+# code version.
+SOURCE_INDEX_VERSION = "1"
+
 
 class FrameIndexStore(Protocol):
     def get(self, source_id: str) -> bytes | None: ...

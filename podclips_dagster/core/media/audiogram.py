@@ -27,6 +27,8 @@ from podclips_dagster.core.audio.ffmpeg import (
 )
 from podclips_dagster.core.errors import CutFailed, DependencyUnavailable, InvalidClipRequest
 
+# Bump when a change to rendering changes the videos: the `clip_videos` code version.
+AUDIOGRAM_VERSION = "1"
 VIDEO_SIZES = ("1080x1080", "1920x1080")
 DEFAULT_VIDEO_SIZE = "1080x1080"
 FPS = 25

@@ -8,21 +8,27 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import dagster as dg
 
+from podclips_dagster.core.audio.cutter import CUTTER_VERSION
 from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.requests import ClipRequests
 from podclips_dagster.core.service import ClipResult
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.checks import made_clip_check_evaluation
 from podclips_dagster.defs.clips.partitions import audio_clips_partitions
+from podclips_dagster.defs.code_versions import code_version_tags
+from podclips_dagster.defs.failures import TRANSIENT_RETRY_POLICY, partitions_failed, will_retry
+from podclips_dagster.defs.ownership import INGESTION_OWNERS, OWNERS, domain
 from podclips_dagster.defs.resources import ClipServiceResource
 
 # Observed, never copied: they belong to the PodInsight ingestion system.
 episode_metadata = dg.AssetSpec(
     "episode_metadata", group_name="catalogue", kinds={"mongodb"},
+    owners=INGESTION_OWNERS, tags=domain("catalogue"),
     description="Episodes in MongoDB `episode_metadata` (read only; owned by ingestion).",
 )
 transcript_chunks = dg.AssetSpec(
     "transcript_chunks", deps=[episode_metadata], group_name="catalogue", kinds={"mongodb"},
+    owners=INGESTION_OWNERS, tags=domain("catalogue"),
     description="Transcript chunks in MongoDB `transcript_chunks_768d` (read only).",
 )
 
@@ -81,7 +87,11 @@ def _by_episode(keys: list[str]) -> list[ClipSpec]:
     deps=[transcript_chunks],
     group_name="clips",
     kinds={"s3", "ffmpeg"},
+    owners=OWNERS,
+    tags=domain("clips"),
+    code_version=CUTTER_VERSION,
     pool="ffmpeg",
+    retry_policy=TRANSIENT_RETRY_POLICY,
     backfill_policy=dg.BackfillPolicy.multi_run(
         max_partitions_per_run=BACKFILL_PARTITIONS_PER_RUN),
     output_required=False,
@@ -106,28 +116,28 @@ def audio_clips(context: dg.AssetExecutionContext, config: AudioClipsConfig,
     # On-demand requests for these clips close here, clip by clip (see defs/requests/sensors.py).
     requests = ClipRequests(service.db)
     run_key = context.run.tags.get("dagster/run_key")
-    failures = []
+    failures: dict[str, PodclipsError] = {}
     # One queue over every clip of the run, across episodes: no worker idles at the end of
     # an episode. A failed clip does not stop the others; the step fails at the end, naming it.
     with ThreadPoolExecutor(max_workers=CUT_WORKERS) as pool:
         futures = {pool.submit(make, spec): spec for spec in specs}
         for future in as_completed(futures):
             spec, outcome = futures[future], future.result()
-            requests.settle(spec, outcome, run_key=run_key, run_id=context.run.run_id)
             if isinstance(outcome, PodclipsError):
                 context.log.error("%s: %s", spec.partition_key, outcome.message)
-                failures.append(f"{spec.partition_key}: {outcome.message}")
+                failures[spec.partition_key] = outcome
+                if will_retry(context, outcome):
+                    continue  # its requests stay queued: the step's retry settles them
+            requests.settle(spec, outcome, run_key=run_key, run_id=context.run.run_id)
+            if isinstance(outcome, PodclipsError):
                 continue
             yield dg.AssetMaterialization(
                 asset_key=context.asset_key, partition=spec.partition_key,
-                metadata=clip_metadata(outcome),
+                metadata=clip_metadata(outcome), tags=code_version_tags(context.assets_def),
             )
             yield made_clip_check_evaluation(context.asset_key, outcome)
     context.log.info("made %d of %d clip(s) of %d episode(s) in %.1f s",
                      len(specs) - len(failures), len(specs),
                      len({s.episode_id for s in specs}), time.perf_counter() - began)
     if failures:
-        raise dg.Failure(
-            description=f"{len(failures)} of {len(specs)} clip(s) failed: " + "; ".join(failures),
-            allow_retries=False,
-        )
+        raise partitions_failed(failures, len(specs), "clip(s)")

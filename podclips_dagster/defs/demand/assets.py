@@ -6,7 +6,7 @@ what a person wants to see: the top clips, the score distribution, the model
 in use and its measured lift.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import numpy as np
@@ -20,13 +20,20 @@ from podclips_dagster.core.demand.offline.planning import (
 )
 from podclips_dagster.core.demand.offline.store import save_model
 from podclips_dagster.defs.clips.assets import episode_metadata, transcript_chunks
+from podclips_dagster.defs.ownership import OWNERS, domain
 from podclips_dagster.defs.resources import ClipServiceResource
 
 PREVIEW_ROWS = 20
+# Scored hourly and trained daily (defs/demand/schedules.py): a missed run warns, two fail.
+CLIP_DEMAND_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=2), warn_window=timedelta(minutes=70))
+DEMAND_MODEL_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=48), warn_window=timedelta(hours=25))
 
 # Written by the sidecar (lookup impressions, plays); observed, never copied.
 clip_demand_events = dg.AssetSpec(
     "clip_demand_events", group_name="demand", kinds={"mongodb"},
+    owners=OWNERS, tags=domain("demand"),
     description="Search impressions, plays and requests in MongoDB `clip_demand_events` "
     "(written in batches by the sidecar; 30-day TTL).",
 )
@@ -49,6 +56,7 @@ SCORE_SCHEMA = dg.TableSchema(columns=[
 @dg.asset(
     deps=[clip_demand_events, episode_metadata, transcript_chunks],
     group_name="demand", kinds={"pandas", "mongodb"},
+    owners=OWNERS, tags=domain("demand"), freshness_policy=DEMAND_MODEL_FRESHNESS,
     description="The learned demand model (logistic regression): P(a chunk's first play comes "
     "within 24 h), trained daily on the last 14 days of demand events and stored in MongoDB "
     "`demand_models`.",
@@ -83,6 +91,7 @@ def demand_model(context: dg.AssetExecutionContext,
 @dg.asset(
     deps=[demand_model, clip_demand_events, episode_metadata, transcript_chunks],
     group_name="demand", kinds={"pandas", "mongodb"},
+    owners=OWNERS, tags=domain("demand"), freshness_policy=CLIP_DEMAND_FRESHNESS,
     description="Expected demand per (episode, chunk) from the last 72 h of impressions and "
     "plays: every candidate chunk is scored (by demand_model's latest model when its hold-out "
     "AUC is at least 0.6, else by the time-decayed score), and the top ones worth cutting are "

@@ -13,13 +13,16 @@ from collections.abc import Callable
 import dagster as dg
 
 from podclips_dagster.core.errors import PodclipsError
-from podclips_dagster.core.media.audiogram import DEFAULT_VIDEO_SIZE, VIDEO_SIZES
-from podclips_dagster.core.media.share_assets import ensure_share_assets
+from podclips_dagster.core.media.audiogram import AUDIOGRAM_VERSION, DEFAULT_VIDEO_SIZE, VIDEO_SIZES
+from podclips_dagster.core.media.share_assets import SHARE_VERSION, ensure_share_assets
 from podclips_dagster.core.media.videos import VideoResult, ensure_video
 from podclips_dagster.core.reporting import MADE_BY_DAGSTER
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import MAX_PARTITIONS_PER_RUN, audio_clips
 from podclips_dagster.defs.clips.partitions import audio_clips_partitions
+from podclips_dagster.defs.code_versions import code_version_tags
+from podclips_dagster.defs.failures import TRANSIENT_RETRY_POLICY, partitions_failed
+from podclips_dagster.defs.ownership import OWNERS, domain
 from podclips_dagster.defs.resources import ClipServiceResource
 
 
@@ -44,19 +47,19 @@ def video_metadata(video: VideoResult) -> dict:
 
 def _each_partition(context, make: Callable[[ClipSpec], dict]):
     """Materialize every partition of the run; fail the step naming those that failed."""
-    failures = []
+    failures: dict[str, PodclipsError] = {}
     for key in context.partition_keys:
         try:
             metadata = make(ClipSpec.from_partition_key(key))
         except PodclipsError as err:
             context.log.error("%s: %s", key, err.message)
-            failures.append(f"{key}: {err.message}")
+            failures[key] = err
             continue
         yield dg.AssetMaterialization(asset_key=context.asset_key, partition=key,
-                                      metadata=metadata)
+                                      metadata=metadata,
+                                      tags=code_version_tags(context.assets_def))
     if failures:
-        raise dg.Failure(description=f"{len(failures)} of {len(context.partition_keys)} "
-                         "partition(s) failed: " + "; ".join(failures), allow_retries=False)
+        raise partitions_failed(failures, len(context.partition_keys))
 
 
 @dg.asset(
@@ -64,8 +67,12 @@ def _each_partition(context, make: Callable[[ClipSpec], dict]):
     deps=[audio_clips],
     group_name="clips",
     kinds={"s3", "ffmpeg"},
+    owners=OWNERS,
+    tags=domain("media"),
+    code_version=str(SHARE_VERSION),
     automation_condition=dg.AutomationCondition.eager(),
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_RUN),
+    retry_policy=TRANSIENT_RETRY_POLICY,
     output_required=False,
     description="Waveform peaks (BBC audiowaveform JSON), a waveform PNG and the clip's "
     "transcript as WebVTT, stored beside each clip and recorded on its `audio_clips` document.",
@@ -95,8 +102,12 @@ def clip_share_assets(context: dg.AssetExecutionContext, config: ShareAssetsConf
     deps=[audio_clips, clip_share_assets],
     group_name="clips",
     kinds={"s3", "ffmpeg"},
+    owners=OWNERS,
+    tags=domain("media"),
+    code_version=AUDIOGRAM_VERSION,
     pool="ffmpeg",
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_RUN),
+    retry_policy=TRANSIENT_RETRY_POLICY,
     output_required=False,
     description="Audiogram MP4s (H.264 + AAC; " + ", ".join(VIDEO_SIZES) + ") of a clip: "
     "animated waveform, title, burned-in captions. Made on request, not for every clip.",

@@ -1,1 +1,1 @@
-"""On-demand requests: MongoDB `clip_requests` -> sensor -> clip runs, and clip retention."""
+"""On-demand requests: MongoDB `clip_requests` -> sensor -> clip runs, and the watchdog."""

@@ -1,4 +1,4 @@
-"""Sensors: on-demand requests become clip runs, and every clip and video shows up in Dagster.
+"""Sensors: on-demand requests become clip runs, and runs that lose their requests are closed.
 
 Closing the loop: the `audio_clips` asset settles the requests of each clip
 as soon as it is cut or fails (`ClipRequests.settle`), so a requester sees
@@ -15,33 +15,17 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-from bson import ObjectId
 
-from podclips_dagster.core.media.audiogram import VIDEO_SIZES
-from podclips_dagster.core.media.videos import find_video
-from podclips_dagster.core.record_shapes import (
-    clip_record_problem,
-    queued_request_problem,
-    video_entry_problem,
-)
-from podclips_dagster.core.reporting import (
-    mark_reported,
-    mark_videos_reported,
-    reject_clip_record,
-    reject_video,
-    unreported_clips,
-    unreported_videos,
-)
+from podclips_dagster.core.record_shapes import queued_request_problem
 from podclips_dagster.core.request_triage import triage
 from podclips_dagster.core.requests import QUEUED, ClipRequests
 from podclips_dagster.core.spec import ClipSpec
-from podclips_dagster.defs.clips.assets import MAX_PARTITIONS_PER_RUN, audio_clips, clip_metadata
+from podclips_dagster.defs.clips.assets import MAX_PARTITIONS_PER_RUN
 from podclips_dagster.defs.clips.jobs import audio_clips_job
 from podclips_dagster.defs.clips.partitions import (
     AUDIO_CLIPS_PARTITIONS_NAME,
     audio_clips_partitions,
 )
-from podclips_dagster.defs.media.assets import clip_videos, video_metadata
 from podclips_dagster.defs.requests.batches import Batch, plan_batches
 from podclips_dagster.defs.resources import ClipServiceResource
 
@@ -50,20 +34,9 @@ RUN_KEY_TAG = "dagster/run_key"
 # the 60 s tick limit; the rest wait for the next tick.
 PAGE_SIZE = 500
 MAX_RUNS_PER_TICK = 40
-REPORT_PAGE_SIZE = 200
-REPORT_LAG = timedelta(seconds=30)
 # A run normally settles its requests within seconds of being queued.
 LAUNCH_GRACE = timedelta(seconds=60)
 STUCK_AFTER = timedelta(minutes=15)
-
-
-def _new_keys(instance, keys: list[str]) -> list[str]:
-    registered = set(instance.get_dynamic_partitions(AUDIO_CLIPS_PARTITIONS_NAME))
-    return [key for key in dict.fromkeys(keys) if key not in registered]
-
-
-def _record_id(text: str):
-    return ObjectId(text) if ObjectId.is_valid(text) else text
 
 
 def _claim(store: ClipRequests, batch: Batch) -> Batch | None:
@@ -156,92 +129,3 @@ def clip_request_watchdog(context: dg.SensorEvaluationContext,
         closed += store.requeue_or_fail({"run_key": run_key}, reason, "run_lost",
                                         run_id=run.run_id if run else None)
     return dg.SkipReason(f"closed {closed} stuck request(s) of {len(by_run_key)} run(s)")
-
-
-def _materialized_at(instance, asset_key: dg.AssetKey, keys: list[str]) -> dict[str, float]:
-    """partition key -> timestamp of its latest materialization, in one event-log query."""
-    latest: dict[str, float] = {}
-    if keys:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=keys),
-            limit=10_000).records
-        for record in records:
-            key = record.partition_key
-            latest[key] = max(latest.get(key, 0.0), record.timestamp)
-    return latest
-
-
-@dg.sensor(
-    minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Reports clips and videos made outside Dagster (CLI, sidecar) as runless "
-    "materializations of their audio_clips / clip_videos partition, so the UI lists them all.",
-)
-def outside_clips_sensor(context: dg.SensorEvaluationContext,
-                         clip_service: ClipServiceResource) -> dg.SensorResult:
-    service = clip_service.get_service()
-    # Records looked at by the last tick are stamped only now that its events are
-    # committed (this cursor is the proof): at-least-once, never lost to a crashed tick.
-    looked_at = json.loads(context.cursor or "{}")
-    if isinstance(looked_at, list):  # the cursor before videos were reported
-        looked_at = {"clips": looked_at}
-    mark_reported(service, [_record_id(i) for i in looked_at.get("clips", [])])
-    mark_videos_reported(service, [(_record_id(i), size)
-                                   for i, size in looked_at.get("videos", [])])
-    # A run's materialization lands just after its record: give it time to.
-    made_before = datetime.now(UTC) - REPORT_LAG
-    clips = unreported_clips(service, made_before, REPORT_PAGE_SIZE)
-    videos = unreported_videos(service, VIDEO_SIZES, made_before, REPORT_PAGE_SIZE)
-    events = _clip_events(context.instance, service, clips) + \
-        _video_events(context.instance, service, videos)
-    new_keys = _new_keys(context.instance, [e.partition for e in events])
-    return dg.SensorResult(
-        asset_events=events,
-        dynamic_partitions_requests=(
-            [audio_clips_partitions.build_add_request(new_keys)] if new_keys else []),
-        cursor=json.dumps({"clips": [str(record["_id"]) for _, record in clips],
-                           "videos": [[str(record["_id"]), size] for _, size, record in videos]}),
-    )
-
-
-def _clip_events(instance, service, found) -> list[dg.AssetMaterialization]:
-    seen = _materialized_at(instance, audio_clips.key,
-                            [spec.partition_key for spec, _ in found if spec])
-    events = []
-    for spec, record in found:
-        if problem := clip_record_problem(record):
-            reject_clip_record(service, record, problem)
-            continue
-        made = record.get("revived_at") or record["generated_at"]  # revived: retired, then used
-        if seen.get(spec.partition_key, 0) >= made.timestamp():
-            continue
-        clip = service.find_clip(spec, confirm=False)
-        if clip is None:
-            continue
-        events.append(dg.AssetMaterialization(
-            asset_key=audio_clips.key, partition=spec.partition_key,
-            metadata={**clip_metadata(clip), "reused_existing_clip": False,
-                      "bytes_read_from_source": record.get("bytes_read", 0),
-                      "strategy": record.get("strategy") or "unknown",
-                      "made_by": record.get("requested_by") or "unknown"},
-        ))
-    return events
-
-
-def _video_events(instance, service, found) -> list[dg.AssetMaterialization]:
-    """One event per partition, carrying every size found for it."""
-    seen = _materialized_at(instance, clip_videos.key,
-                            [spec.partition_key for spec, _, _ in found if spec])
-    metadata: dict[str, dict] = defaultdict(dict)
-    for spec, size, record in found:
-        stored = record["videos"][size]
-        if problem := clip_record_problem(record) or video_entry_problem(stored):
-            reject_video(service, record, size, problem)
-            continue
-        if seen.get(spec.partition_key, 0) >= stored["generated_at"].timestamp():
-            continue
-        video = find_video(service, spec, size, record)
-        if video is not None:
-            metadata[spec.partition_key].update(
-                {**video_metadata(video), "made_by": stored.get("made_by") or "unknown"})
-    return [dg.AssetMaterialization(asset_key=clip_videos.key, partition=key, metadata=meta)
-            for key, meta in metadata.items()]

@@ -1,0 +1,1 @@
+"""Failed runs are recorded in MongoDB, where `podclips stats` shows them."""
