@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,9 +27,9 @@ from podclips_dagster.core.demand.offline.store import (
     batches,
     chunk_counts,
     clips_not_to_cut,
+    events_since,
     latest_model,
     load_catalogue,
-    load_events,
     load_scores,
     podcast_demand,
     save_scores,
@@ -41,9 +42,11 @@ from podclips_dagster.core.demand.offline.strategies import (
     Strategy,
 )
 from podclips_dagster.core.demand.online.budget import PrecutBudget, PrecutLedger
-from podclips_dagster.core.demand.online.events import COLLECTION as EVENTS
 from podclips_dagster.core.demand.online.events import EVENT_COLUMNS
 from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
+
+if TYPE_CHECKING:
+    from podclips_dagster.core.service import ClipService
 
 LOOKBACK = timedelta(hours=72)  # what the features look at (their longest half-life is 72 h)
 TRAINING_DAYS = 14
@@ -69,9 +72,10 @@ def hold_back(budget: PrecutBudget) -> float:
     return SidecarPrecut().budget_share * budget.hourly
 
 
-def train_from_history(service, now: datetime, days: int = TRAINING_DAYS) -> DemandModel:
+def train_from_history(service: ClipService, now: datetime,
+                       days: int = TRAINING_DAYS) -> DemandModel:
     """Raises ValueError when the history is too short or holds no first plays."""
-    events = load_events(service.db[EVENTS], now - timedelta(days=days))
+    events = events_since(service.db, now - timedelta(days=days))
     if events.empty:
         raise ValueError(f"no demand events in the last {days} days")
     catalogue, aliases = load_catalogue(service.catalogue, events["episode_id"].unique(),
@@ -94,8 +98,8 @@ class DemandScores:
     episodes: int
 
 
-def score_clip_demand(service, now: datetime, top_n: int = TOP_N) -> DemandScores:
-    events = load_events(service.db[EVENTS], now - LOOKBACK)
+def score_clip_demand(service: ClipService, now: datetime, top_n: int = TOP_N) -> DemandScores:
+    events = events_since(service.db, now - LOOKBACK)
     catalogue, aliases = load_catalogue(service.catalogue, events["episode_id"].unique(),
                                         now - LOOKBACK, now)
     events = with_aliases(events, aliases)
@@ -191,13 +195,11 @@ def find_new_episodes(catalogue, cursor: dict | None, now: datetime,
     cursor = cursor or {}
     after = _ts(cursor.get("after") or (_ts(now) - first_lookback)).to_pydatetime()
     waiting = dict(cursor.get("waiting", {}))
-    fields = {"_id": 0, "guid": 1, "podcast_name": 1, "feed_slug": 1, "published_at": 1}
-    docs = list(catalogue.episodes.find({"published_at": {"$gt": after, "$lte": now}}, fields)
-                .sort("published_at", 1).limit(NEW_EPISODES_PAGE))
+    docs = catalogue.episodes_published({"$gt": after, "$lte": now}, page=NEW_EPISODES_PAGE)
     if docs:
         after = docs[-1]["published_at"]
     if waiting:
-        docs += list(catalogue.episodes.find({"guid": {"$in": list(waiting)}}, fields))
+        docs += catalogue.episodes_with("guid", list(waiting))
     docs = list({d["guid"]: d for d in docs if d.get("guid")}.values())
     counts = chunk_counts(catalogue, [d["guid"] for d in docs])
     rows, waiting = [], {}

@@ -19,9 +19,11 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from podclips_dagster.core.demand.online.keys import ClipKey
+from podclips_dagster.core.stores.indexes import ensure_indexes_once
 
 LEDGER_COLLECTION = "precut_budget"
 DOORS = ("schedule", "new_episode", "sidecar")
@@ -70,8 +72,9 @@ class PrecutLedger:
 
     def ensure_indexes(self) -> None:
         # Old days and reservations go by themselves; a week is plenty to read back.
-        self.collection.create_index("created_at", name="created_ttl",
-                                     expireAfterSeconds=int(timedelta(days=8).total_seconds()))
+        ensure_indexes_once(self.collection, IndexModel(
+            "created_at", name="created_ttl",
+            expireAfterSeconds=int(timedelta(days=8).total_seconds())))
 
     def today(self, now: datetime | None = None) -> dict:
         now = _utc(now)
