@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,10 +55,8 @@ class ClipResult:
         return self.spec.partition_key
 
     def to_dict(self) -> dict:
-        out = asdict(self)
-        spec = out.pop("spec")
-        out.update(episode_id=spec["episode_id"], chunk_index=spec["chunk_index"],
-                   duration_seconds=spec["duration_seconds"], partition_key=self.partition_key,
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "spec"}
+        out.update(self.spec._asdict(), partition_key=self.partition_key,
                    generated_at=self.generated_at.isoformat())
         return out
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from podclips_dagster.core.demand.offline.features import chunk_features
 from podclips_dagster.core.demand.offline.model import DemandModel, train_demand_model
-from podclips_dagster.core.demand.offline.scoring import ClipKey, select_clips_to_precut
+from podclips_dagster.core.demand.offline.scoring import select_clips_to_precut
 from podclips_dagster.core.demand.offline.store import (
     CATALOGUE_COLUMNS,
     PODCAST_COLUMNS,
@@ -44,6 +44,7 @@ from podclips_dagster.core.demand.offline.strategies import (
 from podclips_dagster.core.demand.online.budget import PrecutBudget, PrecutLedger
 from podclips_dagster.core.demand.online.events import EVENT_COLUMNS
 from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
+from podclips_dagster.core.spec import ClipSpec
 
 if TYPE_CHECKING:
     from podclips_dagster.core.service import ClipService
@@ -116,7 +117,7 @@ def score_clip_demand(service: ClipService, now: datetime, top_n: int = TOP_N) -
 
 @dataclass
 class PrecutPlan:
-    clips: list[ClipKey]
+    clips: list[ClipSpec]
     reason: str = ""  # why nothing is cut
     spare: int = 0  # budget this tick could spend
     not_needed: int = 0  # clips of the scored episodes that exist or are requested
@@ -147,7 +148,7 @@ def plan_precuts(db, now: datetime, budget: PrecutBudget, tick_key: str) -> Prec
     return PrecutPlan(granted, reason, spare, skipped, ledger.today(now))
 
 
-def best_clips_not_cut(db, scores: pd.DataFrame, spare: int) -> tuple[list[ClipKey], int]:
+def best_clips_not_cut(db, scores: pd.DataFrame, spare: int) -> tuple[list[ClipSpec], int]:
     """The best `spare` clips that need a cut, looking up existing clips one batch of
     episodes at a time, best first, and stopping once no unseen episode could do better
     (a variant scores at most its chunk's score)."""
@@ -155,7 +156,7 @@ def best_clips_not_cut(db, scores: pd.DataFrame, spare: int) -> tuple[list[ClipK
     best = scores.groupby("episode_id", sort=False)["score"].max()
     indexed = scores.set_index(["episode_id", "chunk_index"])
     skip: set = set()
-    chosen: list[ClipKey] = []
+    chosen: list[ClipSpec] = []
     end = 0
     for batch in batches(episodes):
         end += len(batch)
@@ -216,7 +217,7 @@ def find_new_episodes(catalogue, cursor: dict | None, now: datetime,
 
 
 def plan_new_episode_clips(db, episodes: pd.DataFrame, now: datetime, budget: PrecutBudget,
-                           model: DemandModel | None) -> list[ClipKey]:
+                           model: DemandModel | None) -> list[ClipSpec]:
     """Opening clips of new episodes the model scores as likely plays (the podcast's
     recent demand is what it knows of an episode nobody has seen yet).
 

@@ -22,7 +22,6 @@ from pymongo import ASCENDING, DESCENDING
 from podclips_dagster.core.demand.offline.model import DemandModel
 from podclips_dagster.core.demand.online.events import COLLECTION as EVENTS_COLLECTION
 from podclips_dagster.core.demand.online.events import EVENT_COLUMNS, as_utc
-from podclips_dagster.core.demand.online.keys import ClipKey
 from podclips_dagster.core.requests import ClipRequests
 from podclips_dagster.core.stores.clip_records import ClipRecords
 
@@ -171,15 +170,16 @@ def _plain(row) -> dict:
 
 # -- what needs no pre-cut --------------------------------------------------------
 
-def clips_not_to_cut(db, episode_ids) -> set[ClipKey]:
-    """Clips of these episodes that exist, or that an open request will make anyway."""
+def clips_not_to_cut(db, episode_ids) -> set[tuple[str, int, int]]:
+    """Clips of these episodes that exist, or that an open request will make anyway, as
+    (episode_id, chunk_index, duration_seconds) tuples (a ClipSpec equals its tuple; a
+    malformed record still keeps its clip from being chosen)."""
     records, requests = ClipRecords.in_db(db), ClipRequests(db)
-    found: set[ClipKey] = set()
+    found: set[tuple[str, int, int]] = set()
     for batch in batches(sorted({str(e) for e in episode_ids})):
         made = records.identities_of_episodes(batch)
         asked = requests.active_identities_of_episodes(batch)
-        found |= {ClipKey(d["episode_id"], int(d["chunk_index"]),
-                          int(d.get("duration_seconds") or 30))
+        found |= {(d["episode_id"], int(d["chunk_index"]), int(d.get("duration_seconds") or 30))
                   for docs in (made, asked) for d in docs}
     return found
 

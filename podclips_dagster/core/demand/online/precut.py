@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING
 from bson import ObjectId
 
 from podclips_dagster.core.demand.online.budget import PrecutBudget, PrecutLedger
-from podclips_dagster.core.demand.online.keys import ClipKey
 from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
 from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.requests import PENDING, QUEUED, ClipRequests, request_document
@@ -76,7 +75,7 @@ def queue_precuts(service: ClipService, shown: list[ClipSpec], available: Iterab
         spare_hours = ledger.spare_hours(now)
         if spare_hours <= 0:
             return []
-        existing = {ClipKey(s.episode_id, s.chunk_index, s.duration_seconds) for s in available}
+        existing = set(available)
         items = [{"episode_id": s.episode_id, "chunk_index": s.chunk_index,
                   "duration_seconds": s.duration_seconds} for s in shown]
         return _queue(service, ledger, policy.clips_to_queue(items, existing, spare_hours), now,
@@ -111,21 +110,16 @@ def queue_precut_after_play(service: ClipService, played: ClipSpec, now: datetim
         if (not service.catalogue.has_chunk(after.episode_id, after.chunk_index)
                 or service.records.find(after) is not None):
             return []
-        return _queue(service, ledger, [ClipKey(after.episode_id, after.chunk_index,
-                                                after.duration_seconds)], now, claimed_by)
+        return _queue(service, ledger, [after], now, claimed_by)
     except Exception as err:  # noqa: BLE001 - see the module docstring
         log.warning("could not queue a pre-cut after a play: %s: %s", type(err).__name__, err)
         return []
 
 
-def _queue(service: ClipService, ledger: PrecutLedger, keys: list[ClipKey], now: datetime,
+def _queue(service: ClipService, ledger: PrecutLedger, keys: list[ClipSpec], now: datetime,
            claimed_by: str | None) -> list[dict]:
     specs: dict[str, ClipSpec] = {}
-    for key in keys:
-        try:
-            spec = ClipSpec(*key)
-        except PodclipsError:  # a malformed result is the search API's problem, not a clip
-            continue
+    for spec in keys:
         specs.setdefault(spec.partition_key, spec)
     if not specs:
         return []
