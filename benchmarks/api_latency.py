@@ -44,7 +44,7 @@ from benchmarks.clip_latency import cached_episode, cut_naive, percentile  # noq
 from podclips_dagster.core.api_keys import ApiKeys  # noqa: E402
 from podclips_dagster.core.audio.ffmpeg import find_ffmpeg  # noqa: E402
 from podclips_dagster.core.storage import S3Storage  # noqa: E402
-from podclips_dagster.core.stores.mongo import mongo_client  # noqa: E402
+from podclips_dagster.core.stores.client import mongo_client  # noqa: E402
 from podclips_dagster.devstack.mongo_server import free_port, start_mongo  # noqa: E402
 from podclips_dagster.devstack.synthetic_audio import make_transcript_chunks  # noqa: E402
 

@@ -7,7 +7,7 @@ dagster.yaml, the local object store, seeds tone-coded episodes, and runs
 `dagster-daemon run -m podclips_dagster.definitions` as a subprocess (sensors
 on by default, the queued run coordinator and run launcher of `make dev`).
 Then measures, in order:
-- latency: N requests one after another, from `create_request` (what
+- latency: N requests one after another, from `request_clip` (what
   `podclips request` calls) to `done` (p50/p95), and one real CLI call;
 - throughput: E x K requests written at once, until every one is final
   (clips/s), with the runs launched, the batches (run keys) and duplicate cuts;
@@ -40,7 +40,7 @@ import yaml
 from benchmarks.api_latency import wait_http
 from podclips_dagster.config import Settings
 from podclips_dagster.core.api_keys import ApiKeys
-from podclips_dagster.core.requests import FINAL, ClipRequests, create_request
+from podclips_dagster.core.requests import FINAL, ClipRequests, request_clip
 from podclips_dagster.core.service import ClipService
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.devstack.mongo_server import free_port, start_mongo
@@ -101,7 +101,7 @@ def wait_final(store: ClipRequests, ids: list, timeout: float = TIMEOUT_S) -> li
 
 
 def request(service, guid, chunk):
-    return create_request(service.db, service, guid, chunk, 30, source="benchmark")["_id"]
+    return request_clip(service, guid, chunk, 30, source="benchmark")["_id"]
 
 
 def measure_latency(service, store, instance, guids, count) -> tuple[list[float], dict]:
@@ -277,7 +277,7 @@ def main() -> None:
         latency, stages = measure_latency(service, store, instance, guids, args.latency)
         cli_seconds, cli_out = measure_cli(env, guids[-1], 15)
         runs_before = len(instance.get_runs())
-        repeat = create_request(service.db, service, guids[0], 0, 30, source="benchmark")
+        repeat = request_clip(service, guids[0], 0, 30, source="benchmark")
         time.sleep(6)  # a sensor tick: a repeated request must not launch a run
         repeat_new_runs = len(instance.get_runs()) - runs_before
         first = args.latency // args.episodes + 1

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from podclips_dagster.core.demand.offline.strategies import Strategy
-from podclips_dagster.core.demand.online.keys import ClipKey
+from podclips_dagster.core.spec import ClipSpec
 
 HOUR = 3600.0
 
@@ -141,7 +141,7 @@ class PreparedLog:
         self.t = ts.dt.as_unit("ns").astype("int64").to_numpy() / 1e9  # seconds since the epoch
         self.is_play = (log["type"] != "impression").to_numpy()
         self.rank = log["rank"].fillna(0).to_numpy(dtype=float)
-        self.keys = [ClipKey(e, int(c), int(d)) for e, c, d in
+        self.keys = [ClipSpec(e, int(c), int(d)) for e, c, d in
                      zip(log["episode_id"], log["chunk_index"], log["duration"], strict=False)]
         played: set = set()
         shown: set = set()
@@ -232,7 +232,7 @@ def replay(prepared: PreparedLog, strategy: Strategy, eval_start=None,
                 ready[key] = t[j]
             if fast:
                 spare = allowance(t[j]) - r["precut"]
-                after = ClipKey(key.episode_id, key.chunk_index + 1, key.duration_seconds)
+                after = ClipSpec(key.episode_id, key.chunk_index + 1, key.duration_seconds)
                 if spare > 0 and fast.wants_next_chunk(spare / hourly) and after not in ready \
                         and after.chunk_index < prepared.chunks.get(key.episode_id, 0):
                     ready[after] = t[j] + sidecar_precut_latency_s

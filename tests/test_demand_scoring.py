@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from podclips_dagster.core.demand.offline.model import DemandModel, train_demand_model
-from podclips_dagster.core.demand.offline.scoring import ClipKey, select_clips_to_precut
+from podclips_dagster.core.demand.offline.scoring import select_clips_to_precut
 from podclips_dagster.core.demand.offline.strategies import LearnedModel
 from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
+from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.devstack.demand_world import SyntheticConfig, generate_world
 
 SMALL = SyntheticConfig(seed=11, n_podcasts=12, back_catalogue_days=40, n_queries=800,
@@ -31,11 +32,11 @@ def test_selector_respects_budget_and_skips_existing():
         ("c", 5, 6.0, 0, 1, 0),
         ("d", 0, 0.0, 0, 1, 0),  # no demand: never cut
     ])
-    existing = {("a", 1, 30), ClipKey("b:x/y", 0, 30)}
+    existing = {("a", 1, 30), ClipSpec("b:x/y", 0, 30)}
     assert select_clips_to_precut(s, existing, budget=2) == [("a", 2, 30), ("c", 5, 30)]
     assert select_clips_to_precut(s, existing, budget=10) == [("a", 2, 30), ("c", 5, 30)]
     assert select_clips_to_precut(s, set(), budget=0) == []
-    assert all(isinstance(k, ClipKey) for k in select_clips_to_precut(s, [], budget=3))
+    assert all(isinstance(k, ClipSpec) for k in select_clips_to_precut(s, [], budget=3))
 
 
 def test_selector_cuts_duration_variants_in_proportion_to_demand():

@@ -15,7 +15,7 @@ import pytest
 
 from benchmarks.on_demand import seed, start_daemon, stop_daemon, wait_final
 from podclips_dagster.config import Settings
-from podclips_dagster.core.requests import ClipRequests, create_request
+from podclips_dagster.core.requests import ClipRequests, request_clip
 from podclips_dagster.core.service import ClipService
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.devstack.postgres_server import create_dagster_schema, local_instance_yaml
@@ -86,8 +86,8 @@ def _materialized(url: str, run_ids: list[str]) -> list[str]:
 def test_a_request_becomes_a_clip_through_the_daemon_with_its_run_in_postgres(stack):
     service = stack.service
     spec = ClipSpec("prod-a", 3)
-    request = create_request(service.db, service, spec.episode_id, spec.chunk_index, 30,
-                             source="test")
+    request = request_clip(service, spec.episode_id, spec.chunk_index, 30,
+                           source="test")
     (final,) = wait_final(ClipRequests(service.db), [request["_id"]], timeout=300)
     assert final["status"] == "done", final
     clip = service.find_clip(spec)  # confirms the object exists, not just the record

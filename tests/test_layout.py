@@ -138,3 +138,37 @@ def test_the_tree_is_ruff_clean():
     lint = subprocess.run([str(ruff), "check", "--no-cache", str(REPO)], capture_output=True,
                           text=True, cwd=REPO)
     assert lint.returncode == 0, lint.stdout[-3000:] + lint.stderr[-1000:]
+
+
+# The store classes: the only modules that hold a collection and query it. devstack plays the
+# ingestion system (it seeds the catalogue and demo events), so it writes collections itself.
+STORE_MODULES = {
+    "core/api_keys.py", "core/daily_caps.py", "core/leases.py", "core/rate_limits.py",
+    "core/requests.py", "core/demand/online/budget.py", "core/demand/online/events.py",
+    "core/demand/offline/store.py",
+}
+
+
+def _collection_uses(path: Path) -> list[int]:
+    """Lines that reach a collection: `x.collection`, `db[...]`, `catalogue.episodes|chunks`."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Attribute) and (
+                node.attr == "collection"
+                or (node.attr in ("episodes", "chunks") and isinstance(node.value, ast.Attribute)
+                    and node.value.attr == "catalogue")):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Subscript) and (
+                (isinstance(node.value, ast.Name) and node.value.id == "db")
+                or (isinstance(node.value, ast.Attribute) and node.value.attr == "db")):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_stores_touch_mongodb_collections():
+    found = {f"{rel}:{line}"
+             for path in PACKAGE.rglob("*.py")
+             if not (rel := path.relative_to(PACKAGE).as_posix()).startswith(
+                 ("core/stores/", "devstack/")) and rel not in STORE_MODULES
+             for line in _collection_uses(path)}
+    assert not found, "query through the collection's store class instead"

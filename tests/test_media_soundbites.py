@@ -8,13 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from podclips_dagster.cli import main
+from podclips_dagster.core.demand.online.events import COLLECTION as DEMAND_EVENTS_COLLECTION
 from podclips_dagster.core.media.probe import probe_media
-from podclips_dagster.core.media.soundbites import (
-    DEMAND_EVENTS_COLLECTION,
-    TITLE_LIMIT,
-    soundbite_title,
-    top_soundbites,
-)
+from podclips_dagster.core.media.soundbites import TITLE_LIMIT, soundbite_title, top_soundbites
 from tests.media_fixtures import CHUNKS, EPISODE_ID
 
 # One seeded world for every media test module (imported fixtures would be one per module).

@@ -12,7 +12,7 @@ import pytest
 
 from podclips_dagster.cli import main
 from podclips_dagster.core.clip_audit import audit_clip
-from podclips_dagster.core.requests import MAX_ATTEMPTS, ClipRequests, create_request
+from podclips_dagster.core.requests import MAX_ATTEMPTS, ClipRequests, request_clip
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.requests.sensors import clip_request_sensor, clip_request_watchdog
 from tests.sensor_harness import launch, register, tick
@@ -46,7 +46,7 @@ def dead_run(instance, run_key: str) -> None:
 def test_a_request_becomes_one_run_then_done_with_a_playable_clip(service, resource, store,
                                                                   seed_episode):
     seed_episode("substack:post:5", minutes=2)
-    doc = create_request(service.db, service, "substack:post:5", 3, 30, source="test")
+    doc = request_clip(service, "substack:post:5", 3, 30, source="test")
     assert doc["status"] == "pending" and doc["partition_key"] == "substack:post:5/3"
     with dg.instance_for_test() as instance:
         result = tick(clip_request_sensor, instance, resource)
@@ -69,7 +69,7 @@ def test_a_request_becomes_one_run_then_done_with_a_playable_clip(service, resou
         # The next tick confirms the launch; asking again is answered at once, no run.
         again = tick(clip_request_sensor, instance, resource, result.cursor)
         assert not again.run_requests
-        repeat = create_request(service.db, service, "substack:post:5", 3, 30, source="test")
+        repeat = request_clip(service, "substack:post:5", 3, 30, source="test")
         assert repeat["status"] == "done" and repeat["s3_url"] == done["s3_url"]
         assert not tick(clip_request_sensor, instance, resource, again.cursor).run_requests
 
@@ -77,14 +77,14 @@ def test_a_request_becomes_one_run_then_done_with_a_playable_clip(service, resou
 def test_duplicate_requests_and_repeated_ticks_make_one_run(service, resource, store,
                                                             seed_episode):
     seed_episode("ep-dup", minutes=2)
-    first = create_request(service.db, service, "ep-dup", 1, 30, source="a")
-    second = create_request(service.db, service, "ep-dup", 1, 30, source="b")
+    first = request_clip(service, "ep-dup", 1, 30, source="a")
+    second = request_clip(service, "ep-dup", 1, 30, source="b")
     with dg.instance_for_test() as instance:
         result = tick(clip_request_sensor, instance, resource)
         retried = tick(clip_request_sensor, instance, resource)  # the same tick, re-evaluated
         assert len(result.run_requests) == 1 and not retried.run_requests
         # A third request while the run is queued joins it instead of launching another.
-        third = create_request(service.db, service, "ep-dup", 1, 30, source="c")
+        third = request_clip(service, "ep-dup", 1, 30, source="c")
         register(instance, result)
         joined = tick(clip_request_sensor, instance, resource)
         assert not joined.run_requests
@@ -101,7 +101,7 @@ def test_invalid_requests_are_rejected_with_the_reason(service, resource, store,
     cases = {("nope", 0, 30): "episode_not_found", ("ep-valid", 999, 30): "chunk_out_of_range",
              ("ep-valid", 0, 45): "invalid_duration"}
     for (episode, chunk, duration), code in cases.items():
-        doc = create_request(service.db, service, episode, chunk, duration, source="test")
+        doc = request_clip(service, episode, chunk, duration, source="test")
         assert (doc["status"], doc["error_code"]) == ("rejected", code)
         assert doc["error"]
     # A service that writes requests itself skips validation: the sensor rejects them.
@@ -119,7 +119,7 @@ def test_invalid_requests_are_rejected_with_the_reason(service, resource, store,
 def test_a_failing_cut_ends_failed_with_the_reason_and_no_clip(service, resource, store,
                                                                seed_episode):
     seed_episode("ep-corrupt", audio=bytes(range(256)) * 400)
-    doc = create_request(service.db, service, "ep-corrupt", 0, 30, source="test")
+    doc = request_clip(service, "ep-corrupt", 0, 30, source="test")
     with dg.instance_for_test() as instance:
         (run,) = launch(instance, resource, tick(clip_request_sensor, instance, resource))
     assert not run.success
@@ -135,7 +135,7 @@ def test_a_failing_cut_ends_failed_with_the_reason_and_no_clip(service, resource
 def test_stuck_requests_are_requeued_then_failed_after_the_limit(service, resource, store,
                                                                  seed_episode):
     seed_episode("ep-stuck", minutes=1)
-    doc = create_request(service.db, service, "ep-stuck", 0, 30, source="test")
+    doc = request_clip(service, "ep-stuck", 0, 30, source="test")
     with dg.instance_for_test() as instance:
         # The daemon lost the run (it never appeared): the next tick retries the request.
         lost = tick(clip_request_sensor, instance, resource)

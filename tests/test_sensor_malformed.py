@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from bson import ObjectId
 
-from podclips_dagster.core.requests import ClipRequests, create_request
+from podclips_dagster.core.requests import ClipRequests, request_clip
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.reporting.sensors import outside_clips_sensor
 from podclips_dagster.defs.requests.sensors import clip_request_sensor, clip_request_watchdog
@@ -31,7 +31,7 @@ def test_malformed_pending_requests_are_rejected_and_the_tick_goes_on(service, r
                                                                       seed_episode):
     seed_episode("ep-good", minutes=1)
     store = ClipRequests(service.db)
-    good = create_request(service.db, service, "ep-good", 1, 30, source="test")
+    good = request_clip(service, "ep-good", 1, 30, source="test")
     bad = {
         "bad_key": _request("pending", episode_id="ep-good", chunk_index=0,
                             duration_seconds=30, partition_key="no-chunk-here"),

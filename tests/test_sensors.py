@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 from bson import ObjectId
 
-from podclips_dagster.core.requests import ClipRequests, create_request
+from podclips_dagster.core.requests import ClipRequests, request_clip
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import MAX_PARTITIONS_PER_RUN
 from podclips_dagster.defs.reporting.sensors import outside_clips_sensor
@@ -86,7 +86,7 @@ def test_clips_made_outside_dagster_are_reported_as_materializations(service, re
     made = service.ensure_clip("ep-cli", 1, requested_by="cli")
     with dg.instance_for_test() as instance:
         # A clip a run made (whatever source it records) is already in Dagster.
-        create_request(service.db, service, "ep-cli", 2, 30, source="test")
+        request_clip(service, "ep-cli", 2, 30, source="test")
         launch(instance, resource, tick(clip_request_sensor, instance, resource))
         for record in service.records.collection.find({}, {"generated_at": 1}):  # past the lag
             service.records.collection.update_one({"_id": record["_id"]}, {"$set": {

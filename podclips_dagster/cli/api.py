@@ -41,15 +41,15 @@ def register(commands) -> None:
 
 def _db():
     from podclips_dagster.cli.settings import cli_settings
-    from podclips_dagster.core.stores.mongo import database_for
+    from podclips_dagster.core.stores.client import database_for
 
     return database_for(cli_settings())
 
 
 def _keys():
-    from podclips_dagster.core.api_keys import API_KEYS_COLLECTION, ApiKeys
+    from podclips_dagster.core.api_keys import ApiKeys
 
-    return ApiKeys(_db()[API_KEYS_COLLECTION])
+    return ApiKeys.in_db(_db())
 
 
 def run_api(args) -> int:

@@ -69,11 +69,10 @@ def _wait_and_report(store, doc: dict, wait: float) -> int:
 
 
 def run_request(args) -> int:
-    from podclips_dagster.core.requests import ClipRequests, create_request
+    from podclips_dagster.core.requests import ClipRequests, request_clip
 
     service = _service()
-    doc = create_request(service.db, service, args.episode_id, args.chunk_index, args.duration,
-                         source="cli")
+    doc = request_clip(service, args.episode_id, args.chunk_index, args.duration, source="cli")
     return _wait_and_report(ClipRequests(service.db), doc, args.wait)
 
 

@@ -14,10 +14,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from podclips_dagster.core.errors import PodclipsError
-from podclips_dagster.core.stores.mongo import mongo_errors
+from podclips_dagster.core.stores.indexes import ensure_indexes_once
+from podclips_dagster.core.stores.mongo_errors import mongo_errors
 
 API_KEYS_COLLECTION = "api_keys"
 KEY_PREFIX = "pk_"
@@ -52,6 +54,10 @@ def hash_key(key: str) -> str:
 
 
 class ApiKeys:
+    @classmethod
+    def in_db(cls, db):
+        return cls(db[API_KEYS_COLLECTION])
+
     def __init__(self, collection):
         self.collection = collection
 
@@ -75,11 +81,11 @@ class ApiKeys:
     def ensure_indexes(self) -> None:
         """One active key per name, enforced by MongoDB: two `create` calls racing (two
         terminals, two deploy scripts) cannot both win, as a check-then-insert could."""
-        self.collection.create_index("name", name="name")
-        # Its own key pattern, so it sits beside the older "name" index on any MongoDB version.
-        self.collection.create_index([("name", 1), ("revoked_at", 1)],
-                                     name="one_active_key_per_name", unique=True,
-                                     partialFilterExpression={"revoked_at": {"$type": "null"}})
+        ensure_indexes_once(
+            self.collection, IndexModel("name", name="name"),
+            # Its own key pattern, so it sits beside the older "name" index on any version.
+            IndexModel([("name", 1), ("revoked_at", 1)], name="one_active_key_per_name",
+                       unique=True, partialFilterExpression={"revoked_at": {"$type": "null"}}))
 
     def revoke(self, name: str) -> int:
         """Revoke the active key(s) named `name`; how many were revoked."""

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from podclips_dagster.core.audio.mp3 import find_frame, id3v2_size, parse_layout
 from podclips_dagster.core.spec import ClipSpec
+
+if TYPE_CHECKING:
+    from podclips_dagster.core.service import ClipService
 
 # A clip may be shorter than asked only at the episode's end; never longer than one frame more.
 DURATION_TOLERANCE_S = 0.05
@@ -41,7 +46,7 @@ def audit_made_clip(clip) -> list[str]:
     return problems + _longer_than_asked(clip.spec, clip.duration)
 
 
-def audit_clip(service, spec: ClipSpec) -> list[str]:
+def audit_clip(service: ClipService, spec: ClipSpec) -> list[str]:
     """Problems with one clip; an empty list means it is sound."""
     record = service.records.find(spec)
     if record is None:

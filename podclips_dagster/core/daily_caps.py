@@ -13,9 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from podclips_dagster.core.stores.mongo import mongo_errors
+from podclips_dagster.core.stores.indexes import ensure_indexes_once
+from podclips_dagster.core.stores.mongo_errors import mongo_errors
 
 DAILY_CAPS_COLLECTION = "daily_caps"
 
@@ -28,9 +30,12 @@ class CapVerdict:
 
 
 class DailyCap:
+    @classmethod
+    def in_db(cls, db):
+        return cls(db[DAILY_CAPS_COLLECTION])
+
     def __init__(self, collection):
         self.collection = collection
-        self._indexed = False
 
     def take(self, subject: str, cap: int, now: datetime | None = None) -> CapVerdict:
         """Take one of today's `cap` slots of `subject`; a cap of 0 or less means none is
@@ -42,10 +47,8 @@ class DailyCap:
         if cap <= 0:
             return CapVerdict(True, cap, reset)
         with mongo_errors(f"counting today's {subject}"):
-            if not self._indexed:
-                self.collection.create_index("expires_at", expireAfterSeconds=0,
-                                             name="expires_at")
-                self._indexed = True
+            ensure_indexes_once(self.collection,
+                                IndexModel("expires_at", expireAfterSeconds=0, name="expires_at"))
             try:
                 self.collection.update_one(
                     {"_id": f"{subject}:{now.date().isoformat()}", "count": {"$lt": cap}},

@@ -7,14 +7,19 @@ its frame index while the person who asked waits (6.5 MB for 20 minutes,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from podclips_dagster.core.audio.source_index import index_source
-from podclips_dagster.core.stores.mongo import mongo_errors
+from podclips_dagster.core.spec import validate_episode_id
+
+if TYPE_CHECKING:
+    from podclips_dagster.core.service import ClipService
 
 
-def index_episode(service, episode_id: str, force: bool = False) -> dict:
+def index_episode(service: ClipService, episode_id: str, force: bool = False) -> dict:
     """Build and store the frame index (VBR MP3), layout (CBR MP3) or sample table (MP4)
     of the episode's audio; the summary of what was stored. EpisodeNotFound if unknown."""
-    episode = service.catalogue.episode(episode_id)
+    episode = service.catalogue.episode(validate_episode_id(episode_id))
     bucket, key = service.catalogue.source_location(episode, service.storage,
                                                     service.settings.source_bucket)
     summary = index_source(service.storage.bucket(bucket), key, service.frame_indexes,
@@ -23,8 +28,6 @@ def index_episode(service, episode_id: str, force: bool = False) -> dict:
             **summary.to_dict()}
 
 
-def catalogue_episode_ids(service) -> list[str]:
+def catalogue_episode_ids(service: ClipService) -> list[str]:
     """Every episode's guid, newest first: the back catalogue to index."""
-    with mongo_errors("listing the catalogue's episodes"):
-        docs = service.catalogue.episodes.find({"guid": {"$type": "string"}}, {"_id": 0, "guid": 1})
-        return [doc["guid"] for doc in docs.sort("published_at", -1)]
+    return service.catalogue.guids_newest_first()

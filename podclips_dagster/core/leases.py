@@ -25,6 +25,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from podclips_dagster.core.cancellation import (
@@ -35,7 +36,8 @@ from podclips_dagster.core.cancellation import (
 )
 from podclips_dagster.core.cancellation import current as current_cancellation
 from podclips_dagster.core.errors import DependencyUnavailable
-from podclips_dagster.core.stores.mongo import mongo_errors
+from podclips_dagster.core.stores.indexes import ensure_indexes_once
+from podclips_dagster.core.stores.mongo_errors import mongo_errors
 
 log = logging.getLogger("podclips.leases")
 
@@ -58,18 +60,18 @@ class LeaseLost(Cancelled):
 
 
 class Leases:
+    @classmethod
+    def in_db(cls, db, ttl_seconds: float = DEFAULT_TTL_SECONDS):
+        return cls(db[LEASES_COLLECTION], ttl_seconds)
+
     def __init__(self, collection, ttl_seconds: float = DEFAULT_TTL_SECONDS):
         self.collection = collection
         self.ttl_seconds = ttl_seconds
-        self._indexes_ready = False
 
     def _ensure_indexes(self) -> None:
-        if not self._indexes_ready:
-            with mongo_errors("creating lease indexes"):
-                # Cleanup only: correctness comes from `expires_at`, not the TTL monitor.
-                self.collection.create_index("expires_at", expireAfterSeconds=3600,
-                                             name="expires_at")
-            self._indexes_ready = True
+        # Cleanup only: correctness comes from `expires_at`, not the TTL monitor.
+        ensure_indexes_once(self.collection,
+                            IndexModel("expires_at", expireAfterSeconds=3600, name="expires_at"))
 
     def acquire(self, name: str) -> str | None:
         """A token if this caller now holds `name`, else None (someone else does)."""

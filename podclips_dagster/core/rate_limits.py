@@ -19,9 +19,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from podclips_dagster.core.stores.mongo import mongo_errors
+from podclips_dagster.core.stores.indexes import ensure_indexes_once
+from podclips_dagster.core.stores.mongo_errors import mongo_errors
 
 RATE_LIMITS_COLLECTION = "api_rate_limits"
 
@@ -40,15 +42,16 @@ class Verdict:
 
 
 class RateLimiter:
+    @classmethod
+    def in_db(cls, db):
+        return cls(db[RATE_LIMITS_COLLECTION])
+
     def __init__(self, collection):
         self.collection = collection
-        self._indexes_ready = False
 
     def _ensure_indexes(self) -> None:
-        if not self._indexes_ready:
-            with mongo_errors("creating rate-limit indexes"):
-                self.collection.create_index("expires_at", expireAfterSeconds=0, name="expires_at")
-            self._indexes_ready = True
+        ensure_indexes_once(self.collection,
+                            IndexModel("expires_at", expireAfterSeconds=0, name="expires_at"))
 
     def hit(self, subject: str, limit: int, window_seconds: int) -> Verdict:
         """Count one request of `subject` against `limit` per `window_seconds`.

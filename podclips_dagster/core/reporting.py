@@ -13,36 +13,30 @@ for the sensor, the same way.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.core.stores.clip_records import spec_of
-from podclips_dagster.core.stores.mongo import ensure_index_once, mongo_errors
+
+if TYPE_CHECKING:
+    from podclips_dagster.core.service import ClipService
 
 log = logging.getLogger("podclips.reporting")
 
-REPORTED_FIELD = "dagster_reported_at"
 MADE_BY_DAGSTER = "dagster"
 
 
-def unreported_clips(service, made_before: datetime,
+def unreported_clips(service: ClipService, made_before: datetime,
                      limit: int) -> list[tuple[ClipSpec | None, dict]]:
     """(spec, record) of up to `limit` clips made before `made_before`, not yet looked at.
 
     A record that names no valid clip comes with spec None: acknowledge it
     anyway, so it does not hold up the page forever.
     """
-    collection = service.records.collection
-    with mongo_errors("reading unreported clips"):
-        ensure_index_once(collection, [(REPORTED_FIELD, 1), ("generated_at", 1)],
-                          "dagster_reporting")
-        records = list(collection.find(
-            {REPORTED_FIELD: None, "generated_at": {"$lt": made_before},
-             "status": {"$in": ["ready", None]}},
-        ).sort("generated_at", 1).limit(limit))
     found = []
-    for record in records:
+    for record in service.records.unreported(made_before, limit):
         spec = spec_of(record)
         if spec is None:
             log.warning("audio_clips record %s names no valid clip; not reported", record["_id"])
@@ -50,56 +44,32 @@ def unreported_clips(service, made_before: datetime,
     return found
 
 
-def reject_clip_record(service, record: dict, err: PodclipsError) -> bool:
+def reject_clip_record(service: ClipService, record: dict, err: PodclipsError) -> bool:
     """Mark a malformed clip record rejected (unless it changed since it was read): it is no
     clip a door serves, and the next request for that clip cuts and records it afresh."""
-    now = datetime.now(UTC)
     log.warning("audio_clips record %s rejected: %s", record["_id"], err.message)
-    with mongo_errors("rejecting a malformed clip record"):
-        return service.records.collection.update_one(
-            {"_id": record["_id"], "status": {"$in": ["ready", None]},
-             "generated_at": record.get("generated_at")},
-            {"$set": {"status": "rejected", "error": err.message, "error_code": err.code,
-                      REPORTED_FIELD: now, "updated_at": now}}).modified_count == 1
+    return service.records.reject(record, err)
 
 
-def reject_video(service, record: dict, size: str, err: PodclipsError) -> bool:
+def reject_video(service: ClipService, record: dict, size: str, err: PodclipsError) -> bool:
     """Move a malformed `videos.{size}` entry to `rejected_videos.{size}` with the reason
     (unless it changed since it was read), so the next request renders the video again."""
-    field = f"videos.{size}"
     log.warning("video %s of audio_clips record %s rejected: %s", size, record["_id"],
                 err.message)
-    with mongo_errors("rejecting a malformed video entry"):
-        return service.records.collection.update_one(
-            {"_id": record["_id"], f"{field}.generated_at": record["videos"][size]["generated_at"]},
-            {"$unset": {field: ""},
-             "$set": {f"rejected_videos.{size}": {
-                 "status": "rejected", "error": err.message, "error_code": err.code,
-                 "rejected_at": datetime.now(UTC)}}}).modified_count == 1
+    return service.records.reject_video(record, size, err)
 
 
-def mark_reported(service, record_ids: list) -> int:
-    if not record_ids:
-        return 0
-    with mongo_errors("marking clips reported"):
-        return service.records.collection.update_many(
-            {"_id": {"$in": record_ids}, REPORTED_FIELD: None},
-            {"$set": {REPORTED_FIELD: datetime.now(UTC)}},
-        ).modified_count
+def mark_reported(service: ClipService, record_ids: list) -> int:
+    return service.records.mark_reported(record_ids)
 
 
-def unreported_videos(service, sizes, made_before: datetime,
+def unreported_videos(service: ClipService, sizes, made_before: datetime,
                       limit: int) -> list[tuple[ClipSpec | None, str, dict]]:
     """(spec, size, record) of up to `limit` videos made before `made_before` outside Dagster
     and not yet looked at. One indexed query per size: sizes are few, `$or` scans."""
-    collection = service.records.collection
     found = []
     for size in sizes:
-        reported, made = f"videos.{size}.{REPORTED_FIELD}", f"videos.{size}.generated_at"
-        with mongo_errors("reading unreported videos"):
-            ensure_index_once(collection, [(reported, 1), (made, 1)], f"dagster_reporting_{size}")
-            records = list(collection.find({reported: None, made: {"$lt": made_before}})
-                           .sort(made, 1).limit(limit - len(found)))
+        records = service.records.unreported_videos(size, made_before, limit - len(found))
         # A spec of None: acknowledged, skipped.
         found += [(spec_of(record), size, record) for record in records]
         if len(found) >= limit:
@@ -107,13 +77,7 @@ def unreported_videos(service, sizes, made_before: datetime,
     return found
 
 
-def mark_videos_reported(service, videos: list[tuple]) -> int:
+def mark_videos_reported(service: ClipService, videos: list[tuple]) -> int:
     """Stamp (record id, size) pairs as looked at."""
-    marked = 0
-    for record_id, size in videos:
-        field = f"videos.{size}.{REPORTED_FIELD}"
-        with mongo_errors("marking videos reported"):
-            marked += service.records.collection.update_one(
-                {"_id": record_id, field: None},
-                {"$set": {field: datetime.now(UTC)}}).modified_count
-    return marked
+    return sum(service.records.mark_video_reported(record_id, size)
+               for record_id, size in videos)

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.record_shapes import pending_request_problem
 from podclips_dagster.core.requests import INVALID_KINDS, ClipRequests
 from podclips_dagster.core.spec import ClipSpec
-from podclips_dagster.core.stores.mongo import mongo_errors
+
+if TYPE_CHECKING:
+    from podclips_dagster.core.service import ClipService
 
 
-def validate_pending(service, doc: dict) -> str | PodclipsError:
+def validate_pending(service: ClipService, doc: dict) -> str | PodclipsError:
     """The partition key of a pending request, or why it must be rejected.
 
     Requests written through `create_request` carry a validated key; others
@@ -32,7 +35,7 @@ def validate_pending(service, doc: dict) -> str | PodclipsError:
         return err
 
 
-def triage(service, store: ClipRequests, page: list[dict]) -> dict[str, list[dict]]:
+def triage(service: ClipService, store: ClipRequests, page: list[dict]) -> dict[str, list[dict]]:
     """Settle what needs no run; return partition key -> requests that need one.
 
     Rejects invalid requests, answers requests whose clip was made since they
@@ -64,7 +67,7 @@ def triage(service, store: ClipRequests, page: list[dict]) -> dict[str, list[dic
     return wanted
 
 
-def _made_at(service, keys: list[str]) -> dict[str, datetime]:
+def _made_at(service: ClipService, keys: list[str]) -> dict[str, datetime]:
     """partition key -> when its clip was recorded, one indexed query per episode.
 
     Not one `$or` over all clips: on SecantusDB a 500-way `$or` scans the
@@ -75,14 +78,8 @@ def _made_at(service, keys: list[str]) -> dict[str, datetime]:
         spec = ClipSpec.from_partition_key(key)
         chunks[(spec.episode_id, spec.duration_seconds)].append(spec.chunk_index)
     made = {}
-    with mongo_errors("reading clip records"):
-        for (episode_id, duration), indexes in chunks.items():
-            for record in service.records.collection.find(
-                    {"episode_id": episode_id, "duration_seconds": duration,
-                     "chunk_index": {"$in": indexes}, "status": {"$in": ["ready", None]}},
-                    {"_id": 0, "chunk_index": 1, "generated_at": 1}):
-                if record.get("generated_at"):
-                    key = ClipSpec(episode_id, record["chunk_index"], duration).partition_key
-                    made[key] = record["generated_at"]
+    for (episode_id, duration), indexes in chunks.items():
+        for index, at in service.records.ready_made_at(episode_id, duration, indexes).items():
+            made[ClipSpec(episode_id, index, duration).partition_key] = at
     return made
 

@@ -15,11 +15,18 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bson import ObjectId
+from pymongo import IndexModel
 
 from podclips_dagster.core.errors import DependencyUnavailable, PodclipsError
-from podclips_dagster.core.stores.mongo import mongo_errors
+from podclips_dagster.core.stores.indexes import ensure_indexes_once
+from podclips_dagster.core.stores.mongo_errors import mongo_errors
+
+if TYPE_CHECKING:
+    from podclips_dagster.core.resolve import ResolvedClip
+    from podclips_dagster.core.service import ClipService
 
 log = logging.getLogger("podclips.requests")
 
@@ -29,7 +36,6 @@ ACTIVE = [PENDING, QUEUED]
 FINAL = (DONE, FAILED, REJECTED)
 MAX_ATTEMPTS = 3  # runs a request may get before it is failed
 INVALID_KINDS = {"bad_input", "not_found"}  # the requester's mistake: rejected, never retried
-_indexed: set[tuple[int, str]] = set()
 
 
 def _now() -> datetime:
@@ -59,19 +65,16 @@ def _error_fields(err: PodclipsError) -> dict:
 class ClipRequests:
     def __init__(self, db):
         self.collection = db[COLLECTION]
-        self._db_key = (id(db.client), db.name)
 
     def ensure_indexes(self) -> None:
-        if self._db_key in _indexed:
-            return
-        with mongo_errors("creating clip_requests indexes"):
-            # The sensor's page, the watchdog's scan, and settling by clip.
-            self.collection.create_index([("status", 1), ("priority", 1), ("requested_at", 1)],
-                                         name="pending_order")
-            self.collection.create_index([("status", 1), ("queued_at", 1)], name="queued_age")
-            self.collection.create_index([("partition_key", 1), ("status", 1)], name="by_clip")
-            self.collection.create_index([("run_key", 1)], name="by_run_key", sparse=True)
-        _indexed.add(self._db_key)
+        # The sensor's page, the watchdog's scan, and settling by clip.
+        ensure_indexes_once(
+            self.collection,
+            IndexModel([("status", 1), ("priority", 1), ("requested_at", 1)],
+                       name="pending_order"),
+            IndexModel([("status", 1), ("queued_at", 1)], name="queued_age"),
+            IndexModel([("partition_key", 1), ("status", 1)], name="by_clip"),
+            IndexModel([("run_key", 1)], name="by_run_key", sparse=True))
 
     def get(self, request_id: str) -> dict | None:
         ids = [ObjectId(request_id), request_id] if ObjectId.is_valid(request_id) else [request_id]
@@ -82,6 +85,16 @@ class ClipRequests:
         with mongo_errors("recording a clip request"):
             self.collection.insert_one(doc)
         return doc
+
+    def insert_many(self, docs: list[dict]) -> list[dict]:
+        if docs:
+            with mongo_errors(f"recording {len(docs)} clip requests"):
+                self.collection.insert_many(docs, ordered=False)
+        return docs
+
+    def queued_with_ids(self, request_ids: list) -> list[dict]:
+        with mongo_errors("reading claimed clip requests"):
+            return list(self.collection.find({"_id": {"$in": request_ids}, "status": QUEUED}))
 
     # -- the sensor's side --------------------------------------------------
 
@@ -130,6 +143,13 @@ class ClipRequests:
             return set(self.collection.distinct(
                 "partition_key", {"partition_key": {"$in": partition_keys},
                                   "status": {"$in": ACTIVE}}))
+
+    def active_identities_of_episodes(self, episode_ids: list[str]) -> list[dict]:
+        """episode_id, chunk_index, duration_seconds of the open requests of these episodes."""
+        with mongo_errors("reading active clip requests"):
+            return list(self.collection.find(
+                {"status": {"$in": ACTIVE}, "episode_id": {"$in": episode_ids}},
+                {"_id": 0, "episode_id": 1, "chunk_index": 1, "duration_seconds": 1}))
 
     def record_run(self, run_key: str, run_id: str) -> None:
         with mongo_errors("recording a run id on clip requests"):
@@ -204,32 +224,49 @@ class ClipRequests:
             ).modified_count == 1
 
 
-def create_request(db, service, episode_id, chunk_index, duration: int = 30,
-                   source: str = "cli") -> dict:
-    """Validate and record a request; returns the stored document.
+def request_document(episode_id, chunk_index, duration, source: str, now: datetime,
+                     **fields) -> dict:
+    """A `clip_requests` document: every request, from any door, is shaped here."""
+    return {"_id": ObjectId(), "episode_id": episode_id, "chunk_index": chunk_index,
+            "duration_seconds": duration, "source": source, "requested_at": now,
+            "updated_at": now, "attempts": 0, **fields}
+
+
+def create_request(service: ClipService, resolved: ResolvedClip, source: str = "cli") -> dict:
+    """Record a request for a resolved clip; returns the stored document.
+
+    A clip that already exists answers `done` at once, without a run.
+    """
+    spec, now = resolved.spec, _now()
+    clip = service.find_clip(spec)
+    outcome = ({"status": DONE, **_clip_fields(clip), "finished_at": now} if clip is not None
+               else {"status": PENDING})
+    return _store(service).insert(request_document(
+        spec.episode_id, spec.chunk_index, spec.duration_seconds, source, now,
+        partition_key=spec.partition_key, **outcome))
+
+
+def request_clip(service: ClipService, episode_id, chunk_index, duration=30,
+                 source: str = "cli") -> dict:
+    """Resolve plain input and record the request; returns the stored document.
 
     Invalid requests are recorded as `rejected` with the reason (so every
     requester can look its request up) rather than raised; only an
-    unreachable dependency raises. A clip that already exists answers `done`
-    at once, without a run.
+    unreachable dependency raises.
     """
-    store = ClipRequests(db)
-    store.ensure_indexes()
-    now = _now()
-    doc = {"_id": ObjectId(), "episode_id": episode_id, "chunk_index": chunk_index,
-           "duration_seconds": duration, "source": source, "requested_at": now,
-           "updated_at": now, "attempts": 0}
     try:
-        spec = service.resolve(episode_id, chunk_index, duration).spec
+        resolved = service.resolve(episode_id, chunk_index, duration)
     except PodclipsError as err:
         if err.kind not in INVALID_KINDS:
             raise
-        doc.update(status=REJECTED, **_error_fields(err), finished_at=now)
-        return store.insert(doc)
-    doc["partition_key"] = spec.partition_key
-    clip = service.find_clip(spec)
-    if clip is not None:
-        doc.update(status=DONE, **_clip_fields(clip), finished_at=now)
-    else:
-        doc["status"] = PENDING
-    return store.insert(doc)
+        now = _now()
+        return _store(service).insert(request_document(
+            episode_id, chunk_index, duration, source, now, status=REJECTED,
+            **_error_fields(err), finished_at=now))
+    return create_request(service, resolved, source)
+
+
+def _store(service: ClipService) -> ClipRequests:
+    store = ClipRequests(service.db)
+    store.ensure_indexes()
+    return store

@@ -1,6 +1,7 @@
 """The one place a clip is made: look it up, confirm it, else cut, store, record.
 
-Every door (Dagster asset, sidecar API, CLI) calls `ClipService.ensure_clip`.
+Every door (Dagster asset, sidecar API, CLI) resolves its input once
+(`core/resolve.py`) and calls `ClipService.ensure`.
 """
 
 from __future__ import annotations
@@ -8,24 +9,23 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from podclips_dagster.core.audio.cutter import cut_clip
 from podclips_dagster.core.audio.ffmpeg import find_ffmpeg
-from podclips_dagster.core.leases import LEASES_COLLECTION, Leases, confirm_lease
+from podclips_dagster.core.leases import Leases, confirm_lease
+from podclips_dagster.core.resolve import ResolvedClip, resolve, resolve_at
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.core.storage import open_storage
-from podclips_dagster.core.stores.catalogue import Catalogue, Chunk, Episode
-from podclips_dagster.core.stores.clip_records import ClipRecords
+from podclips_dagster.core.stores.catalogue import Catalogue
+from podclips_dagster.core.stores.client import database_for
+from podclips_dagster.core.stores.clip_records import READY, ClipRecords, is_ready
 from podclips_dagster.core.stores.frame_indexes import MongoFrameIndexStore
-from podclips_dagster.core.stores.mongo import database_for
 
 log = logging.getLogger("podclips.service")
 
-AUDIO_CLIPS_COLLECTION = "audio_clips"
-FRAME_INDEX_COLLECTION = "audio_frame_indexes"
 # A HEAD per hit costs more than the rest of a hit; objects vanish rarely (a person, the
 # lifecycle), so one confirmation vouches for a clip this long.
 CONFIRMATION_TTL = timedelta(minutes=5)
@@ -55,19 +55,10 @@ class ClipResult:
         return self.spec.partition_key
 
     def to_dict(self) -> dict:
-        out = asdict(self)
-        spec = out.pop("spec")
-        out.update(episode_id=spec["episode_id"], chunk_index=spec["chunk_index"],
-                   duration_seconds=spec["duration_seconds"], partition_key=self.partition_key,
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "spec"}
+        out.update(self.spec._asdict(), partition_key=self.partition_key,
                    generated_at=self.generated_at.isoformat())
         return out
-
-
-@dataclass(frozen=True)
-class ResolvedClip:
-    spec: ClipSpec
-    episode: Episode
-    chunk: Chunk
 
 
 class ClipService:
@@ -76,16 +67,18 @@ class ClipService:
         self.db = db
         self.storage = storage
         self.catalogue = Catalogue(db, settings.episodes_collection, settings.chunks_collection)
-        self.records = ClipRecords(db[AUDIO_CLIPS_COLLECTION])
-        self.frame_indexes = MongoFrameIndexStore(db[FRAME_INDEX_COLLECTION])
-        self.leases = Leases(db[LEASES_COLLECTION], settings.lease_ttl_seconds)
+        self.records = ClipRecords.in_db(db)
+        self.frame_indexes = MongoFrameIndexStore.in_db(db)
+        self.leases = Leases.in_db(db, settings.lease_ttl_seconds)
         self.clips_bucket = storage.bucket(settings.clips_bucket, public=True)
         self._ffmpeg = ffmpeg or settings.ffmpeg_binary
-        self._indexes_ready = False
 
     @classmethod
     def from_settings(cls, settings) -> ClipService:
         return cls(settings, database_for(settings), open_storage(settings))
+
+    def ensure_indexes(self) -> None:
+        self.records.ensure_indexes()
 
     @property
     def ffmpeg(self) -> str:
@@ -93,22 +86,18 @@ class ClipService:
             self._ffmpeg = find_ffmpeg(self._ffmpeg)
         return self._ffmpeg
 
-    def ensure_indexes(self) -> None:
-        if not self._indexes_ready:
-            self.records.ensure_indexes()
-            self._indexes_ready = True
-
-    def resolve(self, episode_id: str, chunk_index: int, duration: int = 30) -> ResolvedClip:
+    def resolve(self, episode_id, chunk_index, duration=30) -> ResolvedClip:
         """Validate a request against the catalogue; the spec uses the episode's guid."""
-        ClipSpec(episode_id, chunk_index, duration)  # shape checks before any query
-        episode = self.catalogue.episode(episode_id)
-        chunk = self.catalogue.chunk(episode, chunk_index)
-        return ResolvedClip(ClipSpec(episode.guid, chunk_index, duration), episode, chunk)
+        return resolve(self.catalogue, episode_id, chunk_index, duration)
+
+    def resolve_at(self, episode_id, time_s: float, duration=30) -> ResolvedClip:
+        """The clip of the chunk that contains `time_s` seconds of the episode."""
+        return resolve_at(self.catalogue, episode_id, time_s, duration)
 
     def find_clip(self, spec: ClipSpec, confirm: bool = True) -> ClipResult | None:
         """The existing clip, or None. With `confirm`, a record whose object is gone is None."""
         record = self.records.find(spec)
-        if record is None or record.get("status", "ready") != "ready":
+        if not is_ready(record):
             return None
         if confirm and not _recently_confirmed(record):
             if self.clips_bucket.head(spec.object_key) is None:
@@ -124,10 +113,16 @@ class ClipService:
     def ensure_clip(self, episode_id: str, chunk_index: int, duration: int = 30, *,
                     force: bool = False, requested_by: str = "cli",
                     logger: logging.Logger | None = None) -> ClipResult:
+        """`ensure` for plain input (the CLI, Dagster partitions): resolves it first."""
+        return self.ensure(self.resolve(episode_id, chunk_index, duration), force=force,
+                           requested_by=requested_by, logger=logger)
+
+    def ensure(self, resolved: ResolvedClip, *, force: bool = False, requested_by: str = "cli",
+               logger: logging.Logger | None = None) -> ClipResult:
+        """The clip, found or cut now, of a request a door has already resolved."""
         logger = logger or log
         started = time.perf_counter()
         self.ensure_indexes()
-        resolved = self.resolve(episode_id, chunk_index, duration)
         spec = resolved.spec
         if not force and (hit := self.find_clip(spec)):
             logger.info("%s already exists at %s", spec.describe(), hit.s3_url)
@@ -184,7 +179,7 @@ class ClipService:
             "source_s3_url": f"s3://{source_bucket}/{source_key}",
             "strategy": cut.strategy,
             "requested_by": requested_by,
-            "status": "ready",
+            "status": READY,
         })
         logger.info("stored %s: %.2f s, %d bytes, read %d source bytes, %d ms",
                     spec.describe(), cut.duration_seconds, cut.file_size_bytes, cut.bytes_read,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from podclips_dagster.core.errors import InvalidClipRequest, InvalidDuration, InvalidPartitionKey
 
@@ -87,18 +87,27 @@ def object_safe_episode_id(episode_id: str) -> str:
     )
 
 
-@dataclass(frozen=True)
-class ClipSpec:
-    """One clip: an episode's chunk, cut for a duration."""
-
+class _ClipFields(NamedTuple):
     episode_id: str
     chunk_index: int
     duration_seconds: int = DEFAULT_DURATION
 
-    def __post_init__(self):
-        validate_episode_id(self.episode_id)
-        validate_chunk_index(self.chunk_index)
-        validate_duration(self.duration_seconds)
+
+class ClipSpec(_ClipFields):
+    """One clip: an episode's chunk, cut for a duration.
+
+    A tuple, so the demand code's sets and frames compare it with plain
+    (episode_id, chunk_index, duration_seconds) tuples; validated when made.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, episode_id: str, chunk_index: int,
+                duration_seconds: int = DEFAULT_DURATION) -> ClipSpec:
+        validate_episode_id(episode_id)
+        validate_chunk_index(chunk_index)
+        validate_duration(duration_seconds)
+        return super().__new__(cls, episode_id, chunk_index, duration_seconds)
 
     @property
     def partition_key(self) -> str:

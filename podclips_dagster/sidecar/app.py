@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from podclips_dagster.config import Settings
+from podclips_dagster.core.stores.request_log import RequestLog
 from podclips_dagster.sidecar import clips, files, health, lookup, share, videos
 from podclips_dagster.sidecar.body_limit import BodySizeLimit
 from podclips_dagster.sidecar.cors import CORSExceptPrefix
 from podclips_dagster.sidecar.errors import install_error_handlers
 from podclips_dagster.sidecar.observability import (
-    REQUESTS_COLLECTION,
     RequestObserver,
     configure_observability,
 )
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, *,
     app.state.storage = state.service.storage  # files.py serves the local store from it
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
-    app.add_middleware(RequestObserver, requests_collection=state.service.db[REQUESTS_COLLECTION])
+    app.add_middleware(RequestObserver, request_log=RequestLog(state.service.db))
     # The dashboard calls from browsers. Any origin may: the key travels in a header, never
     # in a cookie, so a foreign page gains nothing it does not already hold. Not /files/.
     app.add_middleware(CORSExceptPrefix, excluded_prefix=files.PREFIX, allow_origins=["*"],

@@ -21,7 +21,8 @@ import anyio
 
 from podclips_dagster.core.cancellation import Cancellation, cancellable
 from podclips_dagster.core.requests import create_request
-from podclips_dagster.core.service import ClipResult, ResolvedClip
+from podclips_dagster.core.resolve import ResolvedClip
+from podclips_dagster.core.service import ClipResult
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.sidecar.observability import logger, observed
 from podclips_dagster.sidecar.state import sidecar
@@ -72,9 +73,7 @@ async def clip_within_budget(request, resolve: Callable[[], ResolvedClip]) -> Cl
     def cut() -> ClipResult:
         try:
             with cancellable(cancellation):
-                return service.ensure_clip(spec.episode_id, spec.chunk_index,
-                                           spec.duration_seconds, requested_by="sidecar",
-                                           logger=logger)
+                return service.ensure(resolved, requested_by="sidecar", logger=logger)
         finally:
             stopped.set()
 
@@ -91,8 +90,7 @@ async def clip_within_budget(request, resolve: Callable[[], ResolvedClip]) -> Cl
         if not await anyio.to_thread.run_sync(stopped.wait, CANCEL_GRACE_SECONDS):
             logger.warning("the cut of %s did not stop within %.1f s of its cancellation",
                            spec.partition_key, CANCEL_GRACE_SECONDS)
-    record = partial(create_request, service.db, service, spec.episode_id, spec.chunk_index,
-                     spec.duration_seconds, source="sidecar")
+    record = partial(create_request, service, resolved, source="sidecar")
     request_id = str((await anyio.to_thread.run_sync(record))["_id"])
     facts["pending_request_id"] = request_id
     return Pending(request_id, spec)

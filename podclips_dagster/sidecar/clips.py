@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from podclips_dagster.core.errors import ChunkOutOfRange, InvalidDuration
-from podclips_dagster.core.service import ResolvedClip
-from podclips_dagster.core.spec import ALLOWED_DURATIONS, MAX_EPISODE_ID_LENGTH, ClipSpec
+from podclips_dagster.core.errors import InvalidDuration
+from podclips_dagster.core.spec import ALLOWED_DURATIONS, MAX_EPISODE_ID_LENGTH
 from podclips_dagster.sidecar.budget import Pending, clip_within_budget
 from podclips_dagster.sidecar.demand import record_play
 from podclips_dagster.sidecar.errors import documented
@@ -28,8 +27,6 @@ router = APIRouter(tags=["clips"])
 _ERRORS = documented(400, 401, 404, 422, 429, 502, 503)
 _PENDING = {202: {"model": PendingResponse, "description": "The cut continues; poll again "
                   "after Retry-After (the request id is a `clip_requests` record)."}}
-# Chunk start times are floats; the dashboard sends them rounded to the millisecond.
-_HALF_MS = 0.0005
 
 
 @router.post("/api/generate-audio-clip", response_model=ClipResponse,
@@ -75,7 +72,7 @@ async def dashboard_clip(
     app = sidecar(request)
     outcome = await clip_within_budget(request, lambda: app.resolved.get(
         ("time", episode_id, start_time_ms, duration),
-        lambda: _resolve_at(app.service, episode_id, start_time_ms / 1000, duration)))
+        lambda: app.service.resolve_at(episode_id, start_time_ms / 1000, duration)))
     background.add_task(record_play, app, outcome.spec)
     background.add_task(precut_after_play, app, outcome.spec)
     if isinstance(outcome, Pending):
@@ -97,16 +94,6 @@ def _seconds(duration_ms: int) -> int:
         raise InvalidDuration(f"duration_ms {duration_ms} is not offered; choose one of "
                               f"{tuple(d * 1000 for d in ALLOWED_DURATIONS)}")
     return duration_ms // 1000
-
-
-def _resolve_at(service, episode_id: str, time_s: float, duration: int) -> ResolvedClip:
-    episode = service.catalogue.episode(episode_id)
-    chunk = service.catalogue.chunk_at(episode, time_s + _HALF_MS)
-    end = chunk.end_time if chunk.end_time is not None else episode.duration
-    if end is not None and time_s >= end:
-        raise ChunkOutOfRange(f"episode {episode.guid!r} has no chunk at {time_s:.3f} s "
-                              f"(chunk {chunk.chunk_index} ends at {end:.3f} s)")
-    return ResolvedClip(ClipSpec(episode.guid, chunk.chunk_index, duration), episode, chunk)
 
 
 def pending_response(pending: Pending) -> JSONResponse:

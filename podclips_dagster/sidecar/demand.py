@@ -9,11 +9,8 @@ demand is a signal, not a record anyone waits on.
 
 from __future__ import annotations
 
-from podclips_dagster.core.demand.online.events import ensure_indexes
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.sidecar.observability import logger
-
-_indexed: set[str] = set()  # collections whose TTL and lookup indexes this process ensured
 
 
 def record_impressions(app, ranked: list[tuple[int, ClipSpec]]) -> None:
@@ -30,10 +27,7 @@ def record_play(app, spec: ClipSpec) -> None:
 
 def _write(app, add) -> None:
     try:
-        collection = app.demand.collection
-        if collection.full_name not in _indexed:
-            ensure_indexes(collection)
-            _indexed.add(collection.full_name)
+        app.demand.ensure_indexes()
         add()
         app.demand.flush()  # a Lambda may freeze after answering: nothing stays buffered
     except Exception as err:

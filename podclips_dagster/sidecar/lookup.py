@@ -16,6 +16,7 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from podclips_dagster.core.spec import ClipSpec
+from podclips_dagster.core.stores.clip_records import is_ready
 from podclips_dagster.sidecar.demand import record_impressions
 from podclips_dagster.sidecar.errors import documented
 from podclips_dagster.sidecar.models import (
@@ -47,7 +48,7 @@ def lookup_audio_clips(body: LookupRequest, request: Request, background: Backgr
     results = []
     for spec in specs:
         record = records.get(spec)
-        ready = record is not None and record.get("status", "ready") == "ready"
+        ready = is_ready(record)
         results.append(LookupResult(
             episode_id=spec.episode_id, chunk_index=spec.chunk_index,
             audio_clip=AudioClipState(

@@ -28,8 +28,8 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
-REQUESTS_COLLECTION = "api_requests"
-REQUEST_LOG_DAYS = 30
+from podclips_dagster.core.stores.request_log import RequestLog
+
 METRICS_SERVICE = "sidecar"  # the `service` dimension of every metric (alarms match it)
 PRECUT_BUDGET_EXHAUSTED = "PrecutBudgetExhausted"
 REQUEST_MESSAGE = "request"  # the message of the one line per request
@@ -92,10 +92,9 @@ def rate_limit_headers(verdict) -> dict[str, str]:
 class RequestObserver:
     """ASGI middleware: times the request, adds rate-limit headers, logs, emits metrics."""
 
-    def __init__(self, app, requests_collection):
+    def __init__(self, app, request_log: RequestLog):
         self.app = app
-        self.requests = requests_collection
-        self._indexed = False
+        self.request_log = request_log
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -138,11 +137,7 @@ class RequestObserver:
                "cut": facts.get("cut", False), "key_name": facts.get("key_name"),
                "bytes_read": facts.get("bytes_read", 0)}
         try:
-            if not self._indexed:  # `podclips stats` looks back days, not months
-                self.requests.create_index("ts", expireAfterSeconds=REQUEST_LOG_DAYS * 86400,
-                                           name="ts_ttl")
-                self._indexed = True
-            self.requests.insert_one(doc)
+            self.request_log.record(doc)
         except Exception as err:  # the request is answered; losing its stats line is tolerable
             logger.warning("could not record the request", extra={"error": type(err).__name__})
 

@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
-from podclips_dagster.core.service import ResolvedClip
+from podclips_dagster.core.resolve import ResolvedClip
 
 
 class ResolvedClips:

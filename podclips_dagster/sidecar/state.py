@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from podclips_dagster.config import Settings
-from podclips_dagster.core.api_keys import API_KEYS_COLLECTION, ApiKeys
-from podclips_dagster.core.daily_caps import DAILY_CAPS_COLLECTION, DailyCap
-from podclips_dagster.core.demand.online.events import COLLECTION as DEMAND_EVENTS
+from podclips_dagster.core.api_keys import ApiKeys
+from podclips_dagster.core.daily_caps import DailyCap
 from podclips_dagster.core.demand.online.events import DemandEventWriter
-from podclips_dagster.core.rate_limits import RATE_LIMITS_COLLECTION, RateLimiter
+from podclips_dagster.core.rate_limits import RateLimiter
 from podclips_dagster.core.service import ClipService
 from podclips_dagster.sidecar.resolved import ResolvedClips
 
@@ -32,9 +31,9 @@ class Sidecar:
     def from_settings(cls, settings: Settings, budget_seconds: float) -> Sidecar:
         service = ClipService.from_settings(settings)
         db = service.db
-        return cls(settings, service, ApiKeys(db[API_KEYS_COLLECTION]),
-                   RateLimiter(db[RATE_LIMITS_COLLECTION]), DemandEventWriter(db[DEMAND_EVENTS]),
-                   budget_seconds, ResolvedClips(), DailyCap(db[DAILY_CAPS_COLLECTION]))
+        return cls(settings, service, ApiKeys.in_db(db), RateLimiter.in_db(db),
+                   DemandEventWriter.in_db(db), budget_seconds, ResolvedClips(),
+                   DailyCap.in_db(db))
 
 
 def sidecar(request) -> Sidecar:

@@ -10,8 +10,8 @@ import math
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from podclips_dagster.core.stores.mongo import mongo_errors
-from podclips_dagster.sidecar.observability import REQUESTS_COLLECTION
+from podclips_dagster.core.stores.clip_records import ClipRecords
+from podclips_dagster.core.stores.request_log import RequestLog
 
 
 def percentiles(values: list[float], points=(50, 95, 99)) -> dict:
@@ -25,15 +25,9 @@ def percentiles(values: list[float], points=(50, 95, 99)) -> dict:
 
 def api_stats(db, hours: float) -> dict:
     since = datetime.now(UTC) - timedelta(hours=hours)
-    with mongo_errors("reading the API request log"):
-        requests = list(db[REQUESTS_COLLECTION].find(
-            {"ts": {"$gte": since}},
-            {"_id": 0, "route": 1, "status": 1, "latency_ms": 1, "cache": 1, "cut": 1}))
-    with mongo_errors("reading clip records"):
-        clips = list(db["audio_clips"].find(
-            {"generated_at": {"$gte": since}},
-            {"_id": 0, "processing_time_ms": 1, "bytes_read": 1, "file_size_bytes": 1,
-             "requested_by": 1}))
+    requests = RequestLog(db).since(since, ("route", "status", "latency_ms", "cache", "cut"))
+    clips = ClipRecords.in_db(db).made_since(
+        since, ("processing_time_ms", "bytes_read", "file_size_bytes", "requested_by"))
     served = [r for r in requests if r.get("cache") in ("hit", "miss")]
     hits = [r for r in served if r["cache"] == "hit"]
     return {

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from podclips_dagster.core.errors import PodclipsError
 from podclips_dagster.core.media.transcript import ClipTranscript, clip_transcript
@@ -34,7 +35,10 @@ from podclips_dagster.core.media.waveform import (
     waveform_peaks,
 )
 from podclips_dagster.core.spec import ClipSpec
-from podclips_dagster.core.stores.mongo import mongo_errors
+from podclips_dagster.core.stores.clip_records import is_ready
+
+if TYPE_CHECKING:
+    from podclips_dagster.core.service import ClipService
 
 log = logging.getLogger("podclips.media")
 
@@ -73,20 +77,14 @@ def asset_key(spec: ClipSpec, kind: str) -> str:
     return spec.object_key.removesuffix(".mp3") + ASSETS[kind][0]
 
 
-def clip_record(service, spec: ClipSpec) -> dict:
+def clip_record(service: ClipService, spec: ClipSpec) -> dict:
     record = service.records.find(spec)
-    if record is None or record.get("status", "ready") != "ready":
+    if not is_ready(record):
         raise ClipNotCut(f"{spec.describe()} has not been cut yet; make the clip first")
     return record
 
 
-def clip_filter(spec: ClipSpec, record: dict) -> dict:
-    """The clip's document, as long as it still describes the clip we read."""
-    return {"episode_id": spec.episode_id, "chunk_index": spec.chunk_index,
-            "duration_seconds": spec.duration_seconds, "generated_at": record["generated_at"]}
-
-
-def download_clip(service, spec: ClipSpec, workdir: Path) -> Path:
+def download_clip(service: ClipService, spec: ClipSpec, workdir: Path) -> Path:
     path = workdir / "clip.mp3"
     with open(path, "wb") as out:
         for block in service.clips_bucket.iter_chunks(spec.object_key):
@@ -94,7 +92,7 @@ def download_clip(service, spec: ClipSpec, workdir: Path) -> Path:
     return path
 
 
-def transcript_for(service, spec: ClipSpec, record: dict) -> ClipTranscript:
+def transcript_for(service: ClipService, spec: ClipSpec, record: dict) -> ClipTranscript:
     episode = service.catalogue.episode(spec.episode_id)
     start, length = record["start_time"], record["clip_duration_seconds"]
     chunks = service.catalogue.chunks_around(episode.guid, spec.chunk_index, start + length)
@@ -105,7 +103,8 @@ def is_current(derived: dict | None, record: dict) -> bool:
     return bool(derived) and derived.get("clip_generated_at") == record.get("generated_at")
 
 
-def ensure_share_assets(service, spec: ClipSpec, *, force: bool = False) -> ShareAssets:
+def ensure_share_assets(service: ClipService, spec: ClipSpec, *,
+                        force: bool = False) -> ShareAssets:
     """The clip's share assets, made and recorded if missing or stale. Raises ClipNotCut."""
     record = clip_record(service, spec)
     transcript = transcript_for(service, spec, record)
@@ -136,7 +135,7 @@ def ensure_share_assets(service, spec: ClipSpec, *, force: bool = False) -> Shar
     return ShareAssets(spec, {**record, SHARE_FIELD: share}, transcript, created=True)
 
 
-def stored_object(service, key: str, size: int) -> dict:
+def stored_object(service: ClipService, key: str, size: int) -> dict:
     """How a derived object is recorded: a stable s3:// name, and the CDN URL if there is one."""
     bucket = service.clips_bucket
     public = service.settings.clips_public_base_url
@@ -144,11 +143,8 @@ def stored_object(service, key: str, size: int) -> dict:
             "size_bytes": size}
 
 
-def record_derived(service, spec: ClipSpec, record: dict, fields: dict) -> None:
-    with mongo_errors(f"recording media of {spec.describe()}"):
-        updated = service.records.collection.update_one(clip_filter(spec, record),
-                                                        {"$set": fields})
-    if updated.matched_count == 0:
+def record_derived(service: ClipService, spec: ClipSpec, record: dict, fields: dict) -> None:
+    if not service.records.update_unchanged(spec, record, fields):
         # Cut again meanwhile: what we stored is for the old audio and is remade on next use.
         log.warning("%s was cut again while its media were made; they will be remade",
                     spec.describe())

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
-from podclips_dagster.core.spec import DEFAULT_DURATION
-from podclips_dagster.core.stores.mongo import mongo_errors
+from podclips_dagster.core.demand.online.events import events_of_episodes
+from podclips_dagster.core.spec import DEFAULT_DURATION, validate_episode_id
 
-DEMAND_EVENTS_COLLECTION = "clip_demand_events"
+if TYPE_CHECKING:
+    from podclips_dagster.core.service import ClipService
+
 PLAY_WEIGHT = 1.0
 IMPRESSION_WEIGHT = 0.1
 TITLE_LIMIT = 128  # the Podcasting 2.0 namespace's limit for the node value
@@ -63,42 +66,36 @@ def soundbite_title(text: str, limit: int = TITLE_LIMIT) -> str:
 def demand_scores(db, episode_ids: list[str]) -> dict[int, float]:
     """chunk_index -> demand score from the episode's demand events."""
     scores: dict[int, float] = defaultdict(float)
-    with mongo_errors("reading demand events"):
-        events = db[DEMAND_EVENTS_COLLECTION].find(
-            {"episode_id": {"$in": episode_ids}},
-            {"_id": 0, "type": 1, "chunk_index": 1, "rank": 1}).limit(MAX_EVENTS)
-        for event in events:
-            chunk = event.get("chunk_index")
-            if not isinstance(chunk, int):
-                continue
-            if event.get("type") in ("play", "request"):
-                scores[chunk] += PLAY_WEIGHT
-            elif event.get("type") == "impression":
-                rank = event.get("rank")
-                scores[chunk] += IMPRESSION_WEIGHT / (rank if isinstance(rank, int) and rank > 0
-                                                      else 1)
+    for event in events_of_episodes(db, episode_ids, ("type", "chunk_index", "rank"),
+                                    MAX_EVENTS):
+        chunk = event.get("chunk_index")
+        if not isinstance(chunk, int):
+            continue
+        if event.get("type") in ("play", "request"):
+            scores[chunk] += PLAY_WEIGHT
+        elif event.get("type") == "impression":
+            rank = event.get("rank")
+            scores[chunk] += IMPRESSION_WEIGHT / (rank if isinstance(rank, int) and rank > 0
+                                                  else 1)
     return dict(scores)
 
 
 def clipped_chunks(records, episode_id: str) -> dict[int, dict]:
     """chunk_index -> the episode's existing clip record (the longest, when several)."""
-    with mongo_errors(f"listing clips of {episode_id!r}"):
-        docs = records.collection.find(
-            {"episode_id": episode_id, "status": {"$ne": "failed"}},
-            {"_id": 0, "chunk_index": 1, "start_time": 1, "clip_duration_seconds": 1})
-        found: dict[int, dict] = {}
-        for doc in docs:
-            best = found.get(doc["chunk_index"])
-            if best is None or doc.get("clip_duration_seconds", 0) > best.get(
-                    "clip_duration_seconds", 0):
-                found[doc["chunk_index"]] = doc
+    found: dict[int, dict] = {}
+    for doc in records.of_episode(episode_id,
+                                  ("chunk_index", "start_time", "clip_duration_seconds")):
+        best = found.get(doc["chunk_index"])
+        if best is None or doc.get("clip_duration_seconds", 0) > best.get(
+                "clip_duration_seconds", 0):
+            found[doc["chunk_index"]] = doc
     return found
 
 
-def top_soundbites(service, episode_id: str, top: int = 5,
+def top_soundbites(service: ClipService, episode_id: str, top: int = 5,
                    duration: float = DEFAULT_DURATION) -> list[Soundbite]:
     """The episode's `top` soundbites, best first."""
-    episode = service.catalogue.episode(episode_id)
+    episode = service.catalogue.episode(validate_episode_id(episode_id))
     chunks = service.catalogue.chunks_of(episode.guid)
     scores = demand_scores(service.db, list(dict.fromkeys([episode.guid, episode_id])))
     clips = clipped_chunks(service.records, episode.guid)

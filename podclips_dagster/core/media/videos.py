@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from podclips_dagster.core.leases import confirm_lease
 from podclips_dagster.core.media.audiogram import (
@@ -31,6 +32,9 @@ from podclips_dagster.core.media.share_assets import (
 )
 from podclips_dagster.core.reporting import MADE_BY_DAGSTER
 from podclips_dagster.core.spec import ClipSpec
+
+if TYPE_CHECKING:
+    from podclips_dagster.core.service import ClipService
 
 VIDEOS_FIELD = "videos"
 
@@ -62,7 +66,7 @@ def video_key(spec: ClipSpec, size: str) -> str:
     return spec.object_key.removesuffix(".mp3") + f".audiogram-{size}.mp4"
 
 
-def find_video(service, spec: ClipSpec, size: str, record: dict) -> VideoResult | None:
+def find_video(service: ClipService, spec: ClipSpec, size: str, record: dict) -> VideoResult | None:
     """The stored video of this size, if it was made from the current clip and still exists."""
     video = record.get(VIDEOS_FIELD, {}).get(size)
     if not is_current(video, record) or service.clips_bucket.head(video["key"]) is None:
@@ -70,7 +74,7 @@ def find_video(service, spec: ClipSpec, size: str, record: dict) -> VideoResult 
     return _result(service, spec, size, video, cached=True)
 
 
-def ensure_video(service, spec: ClipSpec, size: str = DEFAULT_VIDEO_SIZE, *,
+def ensure_video(service: ClipService, spec: ClipSpec, size: str = DEFAULT_VIDEO_SIZE, *,
                  force: bool = False, made_by: str = "unknown") -> VideoResult:
     """The clip's audiogram of `size`, rendered and stored if missing. Raises ClipNotCut.
 
@@ -89,7 +93,7 @@ def ensure_video(service, spec: ClipSpec, size: str = DEFAULT_VIDEO_SIZE, *,
     )
 
 
-def _render_and_store(service, spec: ClipSpec, size: str, record: dict,
+def _render_and_store(service: ClipService, spec: ClipSpec, size: str, record: dict,
                       made_by: str) -> VideoResult:
     started = time.perf_counter()
     # Captions are the clip's stored transcript: make the share assets first if need be.
@@ -115,7 +119,7 @@ def _render_and_store(service, spec: ClipSpec, size: str, record: dict,
             "clip_generated_at": record["generated_at"],
             "generated_at": stored_at,
             "made_by": made_by,
-            # None: a sensor reports it to Dagster (REPORTED_FIELD, core/reporting.py)
+            # None: a sensor reports it to Dagster (REPORTED_FIELD, core/stores/clip_records.py)
             "dagster_reported_at": stored_at if made_by == MADE_BY_DAGSTER else None,
         }
     confirm_lease()
@@ -123,7 +127,8 @@ def _render_and_store(service, spec: ClipSpec, size: str, record: dict,
     return _result(service, spec, size, video, cached=False)
 
 
-def _result(service, spec: ClipSpec, size: str, video: dict, cached: bool) -> VideoResult:
+def _result(service: ClipService, spec: ClipSpec, size: str, video: dict,
+            cached: bool) -> VideoResult:
     return VideoResult(
         spec=spec, size=size, video_url=service.clips_bucket.url(video["key"]),
         s3_url=video["s3_url"], public_url=video.get("public_url"), duration=video["duration"],

@@ -13,9 +13,8 @@ from datetime import datetime
 from bson import ObjectId
 
 from podclips_dagster.core.errors import ChunkOutOfRange, EpisodeNotFound, SourceMissing
-from podclips_dagster.core.spec import validate_episode_id
 from podclips_dagster.core.storage.base import parse_s3_url
-from podclips_dagster.core.stores.mongo import mongo_errors
+from podclips_dagster.core.stores.mongo_errors import mongo_errors
 
 _OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
 _EPISODE_FIELDS = {
@@ -24,6 +23,7 @@ _EPISODE_FIELDS = {
 }
 _CHUNK_FIELDS = {"_id": 0, "episode_id": 1, "chunk_index": 1, "start_time": 1, "end_time": 1,
                  "text": 1, "feed_slug": 1}
+_EPISODE_SUMMARY = {"_id": 1, "guid": 1, "podcast_name": 1, "feed_slug": 1, "published_at": 1}
 _AUDIO_SUFFIXES = (".mp3", ".m4a", ".mp4", ".aac")
 
 
@@ -54,8 +54,9 @@ class Catalogue:
         self.chunks = db[chunks_collection]
 
     def episode(self, episode_id: str) -> Episode:
-        """By guid (any opaque string), else by the 24-hex ObjectId old clients send."""
-        validate_episode_id(episode_id)
+        """By guid (any opaque string), else by the 24-hex ObjectId old clients send.
+
+        `episode_id` is checked by the caller (`core/resolve.py`, `ClipSpec`)."""
         with mongo_errors(f"looking up episode {episode_id!r}"):
             doc = self.episodes.find_one({"guid": episode_id}, _EPISODE_FIELDS)
             if doc is None and _OBJECT_ID.match(episode_id):
@@ -70,6 +71,12 @@ class Catalogue:
             published_at=doc.get("published_at"),
         )
 
+    def guids_newest_first(self) -> list[str]:
+        """Every episode's guid, the most recently published first."""
+        with mongo_errors("listing the catalogue's episodes"):
+            docs = self.episodes.find({"guid": {"$type": "string"}}, {"_id": 0, "guid": 1})
+            return [doc["guid"] for doc in docs.sort("published_at", -1)]
+
     def chunk(self, episode: Episode, chunk_index: int) -> Chunk:
         with mongo_errors(f"looking up chunk {chunk_index} of {episode.guid!r}"):
             doc = self.chunks.find_one({"episode_id": episode.guid, "chunk_index": chunk_index},
@@ -82,6 +89,11 @@ class Catalogue:
                    else " (it has no chunks)")
             )
         return self._chunk(doc)
+
+    def has_chunk(self, episode_guid: str, chunk_index: int) -> bool:
+        with mongo_errors(f"looking up chunk {chunk_index} of {episode_guid!r}"):
+            return self.chunks.find_one({"episode_id": episode_guid, "chunk_index": chunk_index},
+                                        {"_id": 1}) is not None
 
     def chunk_at(self, episode: Episode, time_s: float) -> Chunk:
         """The chunk that contains `time_s` (the last one starting at or before it)."""
@@ -160,6 +172,33 @@ class Catalogue:
             raise SourceMissing(
                 f"episode {episode.guid!r} has no audio under s3://{default_bucket}/{prefix}")
         return default_bucket, keys[0]
+
+    # -- for the demand code: raw summaries of many episodes ---------------------
+
+    def episodes_published(self, published: dict, page: int | None = None) -> list[dict]:
+        """Summaries (`_id`, guid, podcast_name, feed_slug, published_at) of the episodes
+        whose `published_at` matches `published` (e.g. `{"$gt": t}`); with `page`, the
+        oldest `page` of them."""
+        with mongo_errors("listing newly published episodes"):
+            cursor = self.episodes.find({"published_at": published}, _EPISODE_SUMMARY)
+            if page is not None:
+                cursor = cursor.sort("published_at", 1).limit(page)
+            return list(cursor)
+
+    def episodes_with(self, field: str, values: list) -> list[dict]:
+        """Summaries of the episodes whose `field` (guid or _id) is one of `values`."""
+        with mongo_errors(f"reading {len(values)} episode(s)"):
+            return list(self.episodes.find({field: {"$in": values}}, _EPISODE_SUMMARY))
+
+    def last_chunk_indexes(self, guids: list[str]) -> dict[str, int]:
+        """guid -> its highest chunk index, for the episodes that have chunks."""
+        with mongo_errors(f"counting chunks of {len(guids)} episode(s)"):
+            rows = self.chunks.aggregate([
+                {"$match": {"episode_id": {"$in": guids}}},
+                {"$project": {"_id": 0, "episode_id": 1, "chunk_index": 1}},
+                {"$group": {"_id": "$episode_id", "last": {"$max": "$chunk_index"}}},
+            ])
+            return {row["_id"]: int(row["last"]) for row in rows if row.get("last") is not None}
 
     @staticmethod
     def _chunk(doc) -> Chunk:

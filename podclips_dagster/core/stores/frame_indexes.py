@@ -6,10 +6,16 @@ from datetime import UTC, datetime
 
 from bson import Binary
 
-from podclips_dagster.core.stores.mongo import mongo_errors
+from podclips_dagster.core.stores.mongo_errors import mongo_errors
+
+FRAME_INDEX_COLLECTION = "audio_frame_indexes"
 
 
 class MongoFrameIndexStore:
+    @classmethod
+    def in_db(cls, db):
+        return cls(db[FRAME_INDEX_COLLECTION])
+
     def __init__(self, collection):
         self.collection = collection
 

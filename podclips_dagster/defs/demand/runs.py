@@ -4,7 +4,6 @@ import hashlib
 
 import dagster as dg
 
-from podclips_dagster.core.demand.online.keys import ClipKey
 from podclips_dagster.core.demand.online.precut import PRECUT_SOURCE
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import MAX_PARTITIONS_PER_RUN, SOURCE_TAG
@@ -15,7 +14,7 @@ from podclips_dagster.defs.requests.batches import RANGE_END_TAG, RANGE_START_TA
 PRECUT_RUN_TAGS = {SOURCE_TAG: PRECUT_SOURCE, "dagster/priority": "-1"}
 
 
-def precut_runs(instance, clips: list[ClipKey],
+def precut_runs(instance, clips: list[ClipSpec],
                    run_key_prefix: str) -> tuple[list[dg.RunRequest], list[str]]:
     """(run requests, partition keys to register before they launch, in that order).
 

@@ -13,22 +13,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from podclips_dagster.core.demand.offline.features import chunk_features
 from podclips_dagster.core.demand.offline.model import DemandModel, train_demand_model
-from podclips_dagster.core.demand.offline.scoring import ClipKey, select_clips_to_precut
+from podclips_dagster.core.demand.offline.scoring import select_clips_to_precut
 from podclips_dagster.core.demand.offline.store import (
     CATALOGUE_COLUMNS,
     PODCAST_COLUMNS,
     batches,
     chunk_counts,
     clips_not_to_cut,
+    events_since,
     latest_model,
     load_catalogue,
-    load_events,
     load_scores,
     podcast_demand,
     save_scores,
@@ -41,9 +42,12 @@ from podclips_dagster.core.demand.offline.strategies import (
     Strategy,
 )
 from podclips_dagster.core.demand.online.budget import PrecutBudget, PrecutLedger
-from podclips_dagster.core.demand.online.events import COLLECTION as EVENTS
 from podclips_dagster.core.demand.online.events import EVENT_COLUMNS
 from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
+from podclips_dagster.core.spec import ClipSpec
+
+if TYPE_CHECKING:
+    from podclips_dagster.core.service import ClipService
 
 LOOKBACK = timedelta(hours=72)  # what the features look at (their longest half-life is 72 h)
 TRAINING_DAYS = 14
@@ -69,9 +73,10 @@ def hold_back(budget: PrecutBudget) -> float:
     return SidecarPrecut().budget_share * budget.hourly
 
 
-def train_from_history(service, now: datetime, days: int = TRAINING_DAYS) -> DemandModel:
+def train_from_history(service: ClipService, now: datetime,
+                       days: int = TRAINING_DAYS) -> DemandModel:
     """Raises ValueError when the history is too short or holds no first plays."""
-    events = load_events(service.db[EVENTS], now - timedelta(days=days))
+    events = events_since(service.db, now - timedelta(days=days))
     if events.empty:
         raise ValueError(f"no demand events in the last {days} days")
     catalogue, aliases = load_catalogue(service.catalogue, events["episode_id"].unique(),
@@ -94,8 +99,8 @@ class DemandScores:
     episodes: int
 
 
-def score_clip_demand(service, now: datetime, top_n: int = TOP_N) -> DemandScores:
-    events = load_events(service.db[EVENTS], now - LOOKBACK)
+def score_clip_demand(service: ClipService, now: datetime, top_n: int = TOP_N) -> DemandScores:
+    events = events_since(service.db, now - LOOKBACK)
     catalogue, aliases = load_catalogue(service.catalogue, events["episode_id"].unique(),
                                         now - LOOKBACK, now)
     events = with_aliases(events, aliases)
@@ -112,7 +117,7 @@ def score_clip_demand(service, now: datetime, top_n: int = TOP_N) -> DemandScore
 
 @dataclass
 class PrecutPlan:
-    clips: list[ClipKey]
+    clips: list[ClipSpec]
     reason: str = ""  # why nothing is cut
     spare: int = 0  # budget this tick could spend
     not_needed: int = 0  # clips of the scored episodes that exist or are requested
@@ -143,7 +148,7 @@ def plan_precuts(db, now: datetime, budget: PrecutBudget, tick_key: str) -> Prec
     return PrecutPlan(granted, reason, spare, skipped, ledger.today(now))
 
 
-def best_clips_not_cut(db, scores: pd.DataFrame, spare: int) -> tuple[list[ClipKey], int]:
+def best_clips_not_cut(db, scores: pd.DataFrame, spare: int) -> tuple[list[ClipSpec], int]:
     """The best `spare` clips that need a cut, looking up existing clips one batch of
     episodes at a time, best first, and stopping once no unseen episode could do better
     (a variant scores at most its chunk's score)."""
@@ -151,7 +156,7 @@ def best_clips_not_cut(db, scores: pd.DataFrame, spare: int) -> tuple[list[ClipK
     best = scores.groupby("episode_id", sort=False)["score"].max()
     indexed = scores.set_index(["episode_id", "chunk_index"])
     skip: set = set()
-    chosen: list[ClipKey] = []
+    chosen: list[ClipSpec] = []
     end = 0
     for batch in batches(episodes):
         end += len(batch)
@@ -191,13 +196,11 @@ def find_new_episodes(catalogue, cursor: dict | None, now: datetime,
     cursor = cursor or {}
     after = _ts(cursor.get("after") or (_ts(now) - first_lookback)).to_pydatetime()
     waiting = dict(cursor.get("waiting", {}))
-    fields = {"_id": 0, "guid": 1, "podcast_name": 1, "feed_slug": 1, "published_at": 1}
-    docs = list(catalogue.episodes.find({"published_at": {"$gt": after, "$lte": now}}, fields)
-                .sort("published_at", 1).limit(NEW_EPISODES_PAGE))
+    docs = catalogue.episodes_published({"$gt": after, "$lte": now}, page=NEW_EPISODES_PAGE)
     if docs:
         after = docs[-1]["published_at"]
     if waiting:
-        docs += list(catalogue.episodes.find({"guid": {"$in": list(waiting)}}, fields))
+        docs += catalogue.episodes_with("guid", list(waiting))
     docs = list({d["guid"]: d for d in docs if d.get("guid")}.values())
     counts = chunk_counts(catalogue, [d["guid"] for d in docs])
     rows, waiting = [], {}
@@ -214,7 +217,7 @@ def find_new_episodes(catalogue, cursor: dict | None, now: datetime,
 
 
 def plan_new_episode_clips(db, episodes: pd.DataFrame, now: datetime, budget: PrecutBudget,
-                           model: DemandModel | None) -> list[ClipKey]:
+                           model: DemandModel | None) -> list[ClipSpec]:
     """Opening clips of new episodes the model scores as likely plays (the podcast's
     recent demand is what it knows of an episode nobody has seen yet).
 

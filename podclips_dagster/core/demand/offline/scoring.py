@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from podclips_dagster.core.demand.offline.features import DURATIONS
-from podclips_dagster.core.demand.online.keys import ClipKey
+from podclips_dagster.core.spec import ClipSpec
 
 
 def decay_score(features: pd.DataFrame, play_weight: float = 0.5,
@@ -61,7 +61,7 @@ def _variants(frame: pd.DataFrame, min_share: float) -> pd.DataFrame:
 
 
 def select_clips_to_precut(scores: pd.DataFrame, existing: Iterable, budget: int,
-                                min_score: float = 0.0, min_share: float = 0.15) -> list[ClipKey]:
+                                min_score: float = 0.0, min_share: float = 0.15) -> list[ClipSpec]:
     """The best-scored clips that do not exist yet, at most `budget` of them.
 
     `scores` has `episode_id`, `chunk_index`, `score` and optionally
@@ -69,7 +69,7 @@ def select_clips_to_precut(scores: pd.DataFrame, existing: Iterable, budget: int
     clips a quarter of the time yields a 60 s clip scored at a quarter of the
     chunk's score. Variants asked for less than `min_share` of the time are
     not cut. `existing` holds (episode_id, chunk_index, duration_seconds)
-    tuples (ClipKey or plain). Ties keep the input order, so equal input
+    tuples (ClipSpec or plain). Ties keep the input order, so equal input
     gives equal output.
     """
     if budget <= 0 or scores.empty:
@@ -81,10 +81,10 @@ def select_clips_to_precut(scores: pd.DataFrame, existing: Iterable, budget: int
     ids = clips["episode_id"].to_numpy()
     idx = clips["chunk_index"].to_numpy()
     dur = clips["duration_seconds"].to_numpy()
-    chosen: list[ClipKey] = []
+    chosen: list[ClipSpec] = []
     seen: set = set()
     for i in order:
-        key = ClipKey(ids[i], int(idx[i]), int(dur[i]))
+        key = ClipSpec(ids[i], int(idx[i]), int(dur[i]))
         if key not in existing and key not in seen:
             seen.add(key)
             chosen.append(key)

@@ -20,11 +20,10 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING
 
 from podclips_dagster.core.demand.offline.model import DemandModel
+from podclips_dagster.core.demand.online.events import COLLECTION as EVENTS_COLLECTION
 from podclips_dagster.core.demand.online.events import EVENT_COLUMNS, as_utc
-from podclips_dagster.core.demand.online.keys import ClipKey
-from podclips_dagster.core.requests import ACTIVE
-from podclips_dagster.core.requests import COLLECTION as REQUESTS_COLLECTION
-from podclips_dagster.core.service import AUDIO_CLIPS_COLLECTION
+from podclips_dagster.core.requests import ClipRequests
+from podclips_dagster.core.stores.clip_records import ClipRecords
 
 MODELS_COLLECTION = "demand_models"
 SCORES_COLLECTION = "clip_demand_scores"
@@ -48,15 +47,13 @@ def load_catalogue(catalogue, episode_ids, published_since: datetime,
     Episodes without chunks are left out: there is nothing to cut.
     """
     ids = sorted({str(e) for e in episode_ids})
-    fields = {"_id": 1, "guid": 1, "podcast_name": 1, "feed_slug": 1, "published_at": 1}
-    found = list(catalogue.episodes.find({"published_at": {"$gte": published_since, "$lte": now}},
-                                         fields))
+    found = catalogue.episodes_published({"$gte": published_since, "$lte": now})
     for batch in batches(ids):
-        found += catalogue.episodes.find({"guid": {"$in": batch}}, fields)
+        found += catalogue.episodes_with("guid", batch)
     docs = {d["guid"]: d for d in found if d.get("guid")}
     aliases: dict[str, str] = {}
     for batch in batches([ObjectId(e) for e in ids if e not in docs and _OBJECT_ID.match(e)]):
-        for d in catalogue.episodes.find({"_id": {"$in": batch}}, fields):
+        for d in catalogue.episodes_with("_id", batch):
             if d.get("guid"):
                 aliases[str(d["_id"])] = d["guid"]
                 docs[d["guid"]] = d
@@ -75,13 +72,8 @@ def chunk_counts(catalogue, guids: list[str]) -> dict[str, int]:
     """guid -> highest chunk index + 1 (indices are dense in practice, not by contract)."""
     counts = {}
     for batch in batches(guids):
-        for row in catalogue.chunks.aggregate([
-            {"$match": {"episode_id": {"$in": batch}}},
-            {"$project": {"_id": 0, "episode_id": 1, "chunk_index": 1}},
-            {"$group": {"_id": "$episode_id", "last": {"$max": "$chunk_index"}}},
-        ]):
-            if row.get("last") is not None:
-                counts[row["_id"]] = int(row["last"]) + 1
+        counts.update({guid: last + 1
+                       for guid, last in catalogue.last_chunk_indexes(batch).items()})
     return counts
 
 
@@ -178,15 +170,20 @@ def _plain(row) -> dict:
 
 # -- what needs no pre-cut --------------------------------------------------------
 
-def clips_not_to_cut(db, episode_ids) -> set[ClipKey]:
-    """Clips of these episodes that exist, or that an open request will make anyway."""
-    fields = {"_id": 0, "episode_id": 1, "chunk_index": 1, "duration_seconds": 1}
-    found: set[ClipKey] = set()
+def clips_not_to_cut(db, episode_ids) -> set[tuple[str, int, int]]:
+    """Clips of these episodes that exist, or that an open request will make anyway, as
+    (episode_id, chunk_index, duration_seconds) tuples (a ClipSpec equals its tuple; a
+    malformed record still keeps its clip from being chosen)."""
+    records, requests = ClipRecords.in_db(db), ClipRequests(db)
+    found: set[tuple[str, int, int]] = set()
     for batch in batches(sorted({str(e) for e in episode_ids})):
-        made = db[AUDIO_CLIPS_COLLECTION].find({"episode_id": {"$in": batch}}, fields)
-        asked = db[REQUESTS_COLLECTION].find(
-            {"status": {"$in": ACTIVE}, "episode_id": {"$in": batch}}, fields)
-        found |= {ClipKey(d["episode_id"], int(d["chunk_index"]),
-                          int(d.get("duration_seconds") or 30))
+        made = records.identities_of_episodes(batch)
+        asked = requests.active_identities_of_episodes(batch)
+        found |= {(d["episode_id"], int(d["chunk_index"]), int(d.get("duration_seconds") or 30))
                   for docs in (made, asked) for d in docs}
     return found
+
+
+def events_since(db, since: datetime) -> pd.DataFrame:
+    """`load_events` of the demand events collection."""
+    return load_events(db[EVENTS_COLLECTION], since)

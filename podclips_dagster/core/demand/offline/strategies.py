@@ -21,12 +21,12 @@ from podclips_dagster.core.demand.offline.features import (
 )
 from podclips_dagster.core.demand.offline.model import DemandModel
 from podclips_dagster.core.demand.offline.scoring import (
-    ClipKey,
     decay_score,
     recent_score,
     select_clips_to_precut,
 )
 from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
+from podclips_dagster.core.spec import ClipSpec
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Strategy:
         return features.assign(score=0.0 if score is None else score)
 
     def plan(self, events: pd.DataFrame, catalogue: pd.DataFrame, now, existing,
-             budget: int) -> list[ClipKey]:
+             budget: int) -> list[ClipSpec]:
         if budget <= 0 or type(self).score is Strategy.score:
             return []
         return select_clips_to_precut(self.score_chunks(events, catalogue, now), existing, budget,

@@ -19,9 +19,11 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from podclips_dagster.core.demand.online.keys import ClipKey
+from podclips_dagster.core.spec import ClipSpec
+from podclips_dagster.core.stores.indexes import ensure_indexes_once
 
 LEDGER_COLLECTION = "precut_budget"
 DOORS = ("schedule", "new_episode", "sidecar")
@@ -70,8 +72,9 @@ class PrecutLedger:
 
     def ensure_indexes(self) -> None:
         # Old days and reservations go by themselves; a week is plenty to read back.
-        self.collection.create_index("created_at", name="created_ttl",
-                                     expireAfterSeconds=int(timedelta(days=8).total_seconds()))
+        ensure_indexes_once(self.collection, IndexModel(
+            "created_at", name="created_ttl",
+            expireAfterSeconds=int(timedelta(days=8).total_seconds())))
 
     def today(self, now: datetime | None = None) -> dict:
         now = _utc(now)
@@ -95,7 +98,7 @@ class PrecutLedger:
                 hold_back: float = 0.0) -> list:
         """Spend budget on as many of `clips` (best first) as it allows; returns those.
 
-        With `key` (ClipKeys only), the grant is recorded: calling again with
+        With `key` (ClipSpecs only), the grant is recorded: calling again with
         the same key returns the same clips and spends nothing.
         """
         if door not in DOORS:
@@ -115,10 +118,10 @@ class PrecutLedger:
                 return self.reserve(clips, door, now, key, hold_back)
         return granted
 
-    def granted(self, key: str) -> list[ClipKey] | None:
+    def granted(self, key: str) -> list[ClipSpec] | None:
         """The clips an earlier `reserve(..., key=key)` was granted, if there was one."""
         earlier = self.collection.find_one({"_id": f"reservation:{key}"})
-        return None if earlier is None else [ClipKey(*clip) for clip in earlier["clips"]]
+        return None if earlier is None else [ClipSpec(*clip) for clip in earlier["clips"]]
 
     def _spend(self, wanted: int, door: str, now: datetime, hold_back: float) -> int:
         day = _day(now)

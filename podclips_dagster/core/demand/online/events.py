@@ -15,10 +15,13 @@ looks back a few days.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from pymongo import ASCENDING, IndexModel
+
+from podclips_dagster.core.stores.indexes import once_per_process
+from podclips_dagster.core.stores.mongo_errors import mongo_errors
 
 COLLECTION = "clip_demand_events"
 EVENT_TYPES = ("impression", "play", "request")
@@ -57,11 +60,18 @@ class DemandEventWriter:
     buffer (`batch_size`) flushes by itself.
     """
 
+    @classmethod
+    def in_db(cls, db):
+        return cls(db[COLLECTION])
+
     def __init__(self, collection, batch_size: int = 500):
         self.collection = collection
         self.batch_size = batch_size
         self._buffer: list[dict] = []
         self._lock = threading.Lock()
+
+    def ensure_indexes(self) -> None:
+        once_per_process(self.collection, TTL_INDEX, lambda: ensure_indexes(self.collection))
 
     def _add(self, docs: Iterable[dict]) -> None:
         with self._lock:
@@ -109,3 +119,10 @@ class DemandEventWriter:
         result = self.collection.insert_many(docs, ordered=False)
         return len(result.inserted_ids)
 
+
+def events_of_episodes(db, episode_ids: list[str], fields: tuple[str, ...],
+                       limit: int) -> Iterator[dict]:
+    """Up to `limit` events of these episodes with `fields`, streamed."""
+    with mongo_errors("reading demand events"):
+        yield from db[COLLECTION].find({"episode_id": {"$in": episode_ids}},
+                                       {"_id": 0, **dict.fromkeys(fields, 1)}).limit(limit)

@@ -25,15 +25,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bson import ObjectId
 
 from podclips_dagster.core.demand.online.budget import PrecutBudget, PrecutLedger
-from podclips_dagster.core.demand.online.keys import ClipKey
 from podclips_dagster.core.demand.online.sidecar_precut import SidecarPrecut
 from podclips_dagster.core.errors import PodclipsError
-from podclips_dagster.core.requests import PENDING, QUEUED, ClipRequests
+from podclips_dagster.core.requests import PENDING, QUEUED, ClipRequests, request_document
 from podclips_dagster.core.spec import ClipSpec
+
+if TYPE_CHECKING:
+    from podclips_dagster.core.service import ClipService
 
 log = logging.getLogger("podclips.demand.precut")
 
@@ -43,23 +46,22 @@ LOW_PRIORITY = 1
 
 
 def precut_request(spec: ClipSpec, now: datetime, claimed_by: str | None = None) -> dict:
-    """A request shaped like `create_request`'s, marked as a prediction: pending, or
+    """A request marked as a prediction (low priority, `source: "precut"`): pending, or
     queued under the run key `claimed_by` when the caller cuts it itself.
 
     The key is set here: the clip comes from a search result or the chunk
     after a played one, both read from the catalogue, and one `insert_many`
     for the batch keeps the sidecar's background work to a few round trips.
     """
-    doc = {"_id": ObjectId(), "episode_id": spec.episode_id, "chunk_index": spec.chunk_index,
-           "duration_seconds": spec.duration_seconds, "partition_key": spec.partition_key,
-           "status": PENDING, "source": PRECUT_SOURCE, "priority": LOW_PRIORITY,
-           "requested_at": now, "updated_at": now, "attempts": 0}
+    doc = request_document(spec.episode_id, spec.chunk_index, spec.duration_seconds,
+                           PRECUT_SOURCE, now, partition_key=spec.partition_key,
+                           status=PENDING, priority=LOW_PRIORITY)
     if claimed_by:
         doc.update(status=QUEUED, run_key=claimed_by, queued_at=now, attempts=1)
     return doc
 
 
-def queue_precuts(service, shown: list[ClipSpec], available: Iterable[ClipSpec],
+def queue_precuts(service: ClipService, shown: list[ClipSpec], available: Iterable[ClipSpec],
                   now: datetime | None = None, budget: PrecutBudget | None = None,
                   policy: SidecarPrecut = SidecarPrecut(),
                   claimed_by: str | None = None) -> list[dict]:
@@ -73,7 +75,7 @@ def queue_precuts(service, shown: list[ClipSpec], available: Iterable[ClipSpec],
         spare_hours = ledger.spare_hours(now)
         if spare_hours <= 0:
             return []
-        existing = {ClipKey(s.episode_id, s.chunk_index, s.duration_seconds) for s in available}
+        existing = set(available)
         items = [{"episode_id": s.episode_id, "chunk_index": s.chunk_index,
                   "duration_seconds": s.duration_seconds} for s in shown]
         return _queue(service, ledger, policy.clips_to_queue(items, existing, spare_hours), now,
@@ -83,7 +85,7 @@ def queue_precuts(service, shown: list[ClipSpec], available: Iterable[ClipSpec],
         return []
 
 
-def precut_budget_exhausted(service, now: datetime | None = None,
+def precut_budget_exhausted(service: ClipService, now: datetime | None = None,
                             budget: PrecutBudget | None = None) -> bool:
     """True when the paced budget has nothing left now (the sidecar's alarm metric)."""
     try:
@@ -94,7 +96,7 @@ def precut_budget_exhausted(service, now: datetime | None = None,
         return False
 
 
-def queue_precut_after_play(service, played: ClipSpec, now: datetime | None = None,
+def queue_precut_after_play(service: ClipService, played: ClipSpec, now: datetime | None = None,
                             budget: PrecutBudget | None = None,
                             policy: SidecarPrecut = SidecarPrecut(),
                             claimed_by: str | None = None) -> list[dict]:
@@ -105,25 +107,19 @@ def queue_precut_after_play(service, played: ClipSpec, now: datetime | None = No
         if not policy.wants_next_chunk(ledger.spare_hours(now)):
             return []
         after = ClipSpec(played.episode_id, played.chunk_index + 1, played.duration_seconds)
-        chunk = service.catalogue.chunks.find_one(
-            {"episode_id": after.episode_id, "chunk_index": after.chunk_index}, {"_id": 1})
-        if chunk is None or service.records.find(after) is not None:
+        if (not service.catalogue.has_chunk(after.episode_id, after.chunk_index)
+                or service.records.find(after) is not None):
             return []
-        return _queue(service, ledger, [ClipKey(after.episode_id, after.chunk_index,
-                                                after.duration_seconds)], now, claimed_by)
+        return _queue(service, ledger, [after], now, claimed_by)
     except Exception as err:  # noqa: BLE001 - see the module docstring
         log.warning("could not queue a pre-cut after a play: %s: %s", type(err).__name__, err)
         return []
 
 
-def _queue(service, ledger: PrecutLedger, keys: list[ClipKey], now: datetime,
+def _queue(service: ClipService, ledger: PrecutLedger, keys: list[ClipSpec], now: datetime,
            claimed_by: str | None) -> list[dict]:
     specs: dict[str, ClipSpec] = {}
-    for key in keys:
-        try:
-            spec = ClipSpec(*key)
-        except PodclipsError:  # a malformed result is the search API's problem, not a clip
-            continue
+    for spec in keys:
         specs.setdefault(spec.partition_key, spec)
     if not specs:
         return []
@@ -132,10 +128,7 @@ def _queue(service, ledger: PrecutLedger, keys: list[ClipKey], now: datetime,
     for key in store.active_keys(list(specs)):  # already on their way
         specs.pop(key)
     granted = ledger.reserve(list(specs.values()), "sidecar", now)
-    docs = [precut_request(spec, now, claimed_by) for spec in granted]
-    if docs:
-        store.collection.insert_many(docs, ordered=False)
-    return docs
+    return store.insert_many([precut_request(spec, now, claimed_by) for spec in granted])
 
 
 def claim_key() -> str:
@@ -144,7 +137,7 @@ def claim_key() -> str:
     return f"sidecar-precut:{ObjectId()}"
 
 
-def cut_claimed(service, request_ids: list) -> dict[str, int]:
+def cut_claimed(service: ClipService, request_ids: list) -> dict[str, int]:
     """Cut claimed pre-cut requests now and settle them. Never raises.
 
     A cut that fails goes back to `pending` (or `failed` after its attempts), so a
@@ -152,7 +145,7 @@ def cut_claimed(service, request_ids: list) -> dict[str, int]:
     store = ClipRequests(service.db)
     counts = {"cut": 0, "failed": 0}
     try:
-        docs = list(store.collection.find({"_id": {"$in": list(request_ids)}, "status": QUEUED}))
+        docs = store.queued_with_ids(list(request_ids))
     except Exception as err:  # noqa: BLE001 - see the module docstring
         log.warning("could not read claimed pre-cuts: %s: %s", type(err).__name__, err)
         return counts

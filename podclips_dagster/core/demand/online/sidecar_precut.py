@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from podclips_dagster.core.demand.online.keys import ClipKey
+from podclips_dagster.core.errors import PodclipsError
+from podclips_dagster.core.spec import ClipSpec
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,14 @@ class SidecarPrecut:
                                          and spare_hours > self.spare_hours)
 
     def clips_to_queue(self, items: Iterable[dict], existing, spare_hours: float = 0.0,
-                       duration_seconds: int = 30) -> list[ClipKey]:
+                       duration_seconds: int = 30) -> list[ClipSpec]:
         out = []
         for rank, item in enumerate(items, start=1):
-            key = ClipKey(item["episode_id"], int(item["chunk_index"]),
-                          int(item.get("duration_seconds", duration_seconds)))
+            try:
+                key = ClipSpec(item["episode_id"], int(item["chunk_index"]),
+                               int(item.get("duration_seconds", duration_seconds)))
+            except PodclipsError:  # a malformed result is the search API's problem, not a clip
+                continue
             if self.wants(rank, spare_hours) and key not in existing:
                 out.append(key)
         return out

@@ -1,4 +1,4 @@
-"""One MongoDB client per process, and pymongo errors as core errors.
+"""One MongoDB client per process, and the database the settings name.
 
 Library code never starts a server: without MONGODB_URI it raises
 MissingConfiguration. The CLI and `podclips dev` start the embedded one
@@ -7,17 +7,14 @@ MissingConfiguration. The CLI and `podclips dev` start the embedded one
 
 from __future__ import annotations
 
-import contextlib
 import threading
 
 import pymongo
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 
-from podclips_dagster.core.errors import DependencyUnavailable, MissingConfiguration
+from podclips_dagster.core.errors import MissingConfiguration
 
 _clients: dict[str, pymongo.MongoClient] = {}
 _lock = threading.Lock()
-_indexes: set[tuple[str, str]] = set()  # (collection, index name) ensured by this process
 
 
 def mongo_client(uri: str) -> pymongo.MongoClient:
@@ -31,13 +28,6 @@ def mongo_client(uri: str) -> pymongo.MongoClient:
             )
             _clients[uri] = client
         return client
-
-
-def ensure_index_once(collection, keys: list, name: str) -> None:
-    """create_index, but once per process: for code that reads a collection every tick."""
-    if (collection.full_name, name) not in _indexes:
-        collection.create_index(keys, name=name)
-        _indexes.add((collection.full_name, name))
 
 
 def resolve_mongo_uri(settings) -> str:
@@ -54,18 +44,3 @@ def resolve_mongo_uri(settings) -> str:
 
 def database_for(settings):
     return mongo_client(resolve_mongo_uri(settings))[settings.mongodb_db]
-
-
-@contextlib.contextmanager
-def mongo_errors(doing: str):
-    """Turn driver errors into DependencyUnavailable naming what we were doing."""
-    try:
-        yield
-    except ConnectionFailure as err:
-        raise DependencyUnavailable(f"MongoDB is unreachable while {doing}: {err}") from None
-    except OperationFailure as err:
-        raise DependencyUnavailable(f"MongoDB refused {doing}: {err}") from None
-    except PyMongoError as err:
-        if isinstance(err, pymongo.errors.DuplicateKeyError):
-            raise
-        raise DependencyUnavailable(f"MongoDB failed while {doing}: {err}") from None
