@@ -17,13 +17,14 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from podclips_dagster.core.demand.offline.model import DemandModel
 from podclips_dagster.core.demand.online.events import COLLECTION as EVENTS_COLLECTION
 from podclips_dagster.core.demand.online.events import EVENT_COLUMNS, as_utc
 from podclips_dagster.core.requests import ClipRequests
 from podclips_dagster.core.stores.clip_records import ClipRecords
+from podclips_dagster.core.stores.indexes import ensure_indexes_once
 
 MODELS_COLLECTION = "demand_models"
 SCORES_COLLECTION = "clip_demand_scores"
@@ -128,7 +129,8 @@ def latest_model(db) -> DemandModel | None:
 def save_scores(db, scores: pd.DataFrame, podcasts: pd.DataFrame, scored_at: datetime) -> None:
     """Replace the stored scores; readers take the newest `scored_at`, so they never see a mix."""
     coll = db[SCORES_COLLECTION]
-    coll.create_index([("scored_at", DESCENDING), ("score", DESCENDING)], name="latest")
+    ensure_indexes_once(coll, IndexModel([("scored_at", DESCENDING), ("score", DESCENDING)],
+                                         name="latest"))
     docs = scores[SCORE_COLUMNS].astype({"chunk_index": int}).to_dict("records")
     if docs:
         coll.insert_many([{**_plain(d), "scored_at": scored_at} for d in docs], ordered=False)
