@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from podclips_dagster.core.stores.mongo import mongo_errors
+from pymongo import IndexModel
+
+from podclips_dagster.core.stores.indexes import ensure_indexes_once
+from podclips_dagster.core.stores.mongo_errors import mongo_errors
 
 RUN_FAILURES_COLLECTION = "run_failures"
 KEEP_SECONDS = 30 * 24 * 3600
@@ -31,9 +34,9 @@ class RunFailures:
         self.collection = db[RUN_FAILURES_COLLECTION]
 
     def record(self, failure: RunFailure) -> None:
+        ensure_indexes_once(self.collection, IndexModel(
+            "failed_at", name="ttl_failed_at", expireAfterSeconds=KEEP_SECONDS))
         with mongo_errors("recording a failed run"):
-            self.collection.create_index("failed_at", name="ttl_failed_at",
-                                         expireAfterSeconds=KEEP_SECONDS)
             self.collection.replace_one({"_id": failure.run_id}, {
                 "job_name": failure.job_name, "failed_at": failure.failed_at,
                 "message": failure.message[:MAX_ERROR_CHARS],
