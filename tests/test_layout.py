@@ -77,6 +77,19 @@ def test_the_cli_starts_the_embedded_server_itself(tmp_path):
     assert (tmp_path / "mongodb").is_dir()
 
 
+def test_every_cli_command_that_needs_mongodb_gets_it_through_cli_settings():
+    """Library code raises without MONGODB_URI; a CLI command that built its Settings
+    straight from the environment would fail on the embedded defaults (`podclips index`
+    did). Only `podclips dev`, which starts the stack itself, and cli_settings may."""
+    found = [f"{path.relative_to(REPO)}:{node.lineno}"
+             for path in (PACKAGE / "cli").glob("*.py")
+             if path.name not in ("dev.py", "settings.py")
+             for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Attribute) and node.attr == "from_env"
+             and isinstance(node.value, ast.Name) and node.value.id == "Settings"]
+    assert not found
+
+
 # Modules that may touch os.environ besides config.py, and why.
 ENVIRON_ALLOWED = {
     # It starts child processes (uvicorn, dagster dev) with the stack's settings added to

@@ -19,10 +19,10 @@ def register(commands) -> None:
 
 def run_index(args) -> int:
     from podclips_dagster.cli import emit
-    from podclips_dagster.config import Settings
+    from podclips_dagster.cli.settings import cli_settings
     from podclips_dagster.core.episode_indexes import index_episode
     from podclips_dagster.core.service import ClipService
 
-    service = ClipService.from_settings(Settings.from_env())
+    service = ClipService.from_settings(cli_settings())
     emit(index_episode(service, args.episode_id, force=args.force))
     return 0
