@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Dagster's storage migrations (alembic) log a dozen INFO lines whenever an instance opens.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return args.handler(args) or 0
     except PodclipsError as err:
