@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from dagster._core.workspace.load_target import ModuleTarget
 from dagster_graphql.client.query import LAUNCH_PARTITION_BACKFILL_MUTATION
 from dagster_graphql.test.utils import execute_dagster_graphql
 
-from benchmarks.on_demand import REPO, instance_config, pct, seed, start_daemon
+from benchmarks.on_demand import REPO, embedded_stack, pct, seed, start_daemon, stop_daemon
 from podclips_dagster.config import Settings
 from podclips_dagster.core.clip_audit import audit_clip, audit_made_clip
 from podclips_dagster.core.service import ClipService
@@ -203,8 +202,7 @@ def dagster_pass(instance, env: dict, tmp: Path, warm: list[str], keys: list[str
             backfill_id = launch_backfill(request_context, keys)
             done = wait_backfill(instance, backfill_id, keys)
         finally:
-            os.killpg(daemon.pid, 15)
-            daemon.wait(30)
+            stop_daemon(daemon)
     runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
     timelines = sorted((run_timeline(instance, r) for r in runs), key=lambda t: t["run_start_s"])
     return {"seconds": max(done.values()) - launched, "runs": timelines,
@@ -221,13 +219,7 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="podclips-backfill-"))
     mongo = start_mongo(":memory:")
-    dagster_home = tmp / "dagster"
-    dagster_home.mkdir()
-    (dagster_home / "dagster.yaml").write_text(instance_config([]))
-    env = {**os.environ, "PODCLIPS_HOME": str(tmp / "home"), "MONGODB_URI": mongo.uri,
-           "MONGODB_DB": "bench", "PODCLIPS_STORAGE": "local", "DAGSTER_HOME": str(dagster_home),
-           "PYTHONPATH": str(REPO)}
-    os.environ.update(env)
+    env = embedded_stack(tmp, mongo.uri, [])
     try:
         service = ClipService.from_settings(Settings.from_env())
         direct_guids, direct_specs = clip_keys("direct", args.episodes, args.clips)

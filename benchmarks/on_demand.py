@@ -86,6 +86,19 @@ def stop_daemon(daemon: subprocess.Popen) -> None:
         pass
 
 
+def embedded_stack(tmp: Path, mongo_uri: str, overrides: list[str]) -> dict:
+    """The env of a benchmark's embedded stack under `tmp` (local objects, its own
+    DAGSTER_HOME with the repo's dagster.yaml plus `overrides`), applied to this process too."""
+    dagster_home = tmp / "dagster"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text(instance_config(overrides))
+    env = {**os.environ, "PODCLIPS_HOME": str(tmp / "home"), "MONGODB_URI": mongo_uri,
+           "MONGODB_DB": "bench", "PODCLIPS_STORAGE": "local", "DAGSTER_HOME": str(dagster_home),
+           "PYTHONPATH": str(REPO)}
+    os.environ.update(env)
+    return env
+
+
 def wait_final(store: ClipRequests, ids: list, timeout: float = TIMEOUT_S) -> list[dict]:
     """Poll until every request is final; returns their documents."""
     began, pending, done = time.perf_counter(), set(ids), []
@@ -253,13 +266,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="podclips-on-demand-"))
     mongo = start_mongo(":memory:")
-    dagster_home = tmp / "dagster"
-    dagster_home.mkdir()
-    (dagster_home / "dagster.yaml").write_text(instance_config(args.set))
-    env = {**os.environ, "PODCLIPS_HOME": str(tmp / "home"), "MONGODB_URI": mongo.uri,
-           "MONGODB_DB": "bench", "PODCLIPS_STORAGE": "local", "DAGSTER_HOME": str(dagster_home),
-           "PYTHONPATH": str(REPO)}
-    os.environ.update(env)
+    env = embedded_stack(tmp, mongo.uri, args.set)
     service = ClipService.from_settings(Settings.from_env())
     store = ClipRequests(service.db)
     guids = [f"bench-{i:02d}" for i in range(args.episodes)]
@@ -296,8 +303,7 @@ def main() -> None:
                 os.killpg(sidecar.pid, 15)
                 sidecar.wait(30)
     finally:
-        os.killpg(daemon.pid, 15)
-        daemon.wait(30)
+        stop_daemon(daemon)
         mongo.stop()
     result = {
         "dagster_yaml_overrides": args.set, "order": args.order,
