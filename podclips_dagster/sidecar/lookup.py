@@ -45,17 +45,18 @@ def lookup_audio_clips(body: LookupRequest, request: Request, background: Backgr
     ranked = [(rank, s) for rank, s in enumerate(specs, start=1)
               if (s.episode_id, s.chunk_index) in real]
     records = app.service.records.find_many(list({s for _, s in ranked}), _RETURNED_FIELDS)
-    results = []
+    results, available = [], set()
     for spec in specs:
         record = records.get(spec)
         ready = is_ready(record)
+        if ready:
+            available.add(spec)
         results.append(LookupResult(
             episode_id=spec.episode_id, chunk_index=spec.chunk_index,
             audio_clip=AudioClipState(
                 available=ready,
                 url=app.service.clips_bucket.url(spec.object_key) if ready else None,
                 duration=record.get("clip_duration_seconds") if ready else None)))
-    available = {s for s, r in zip(specs, results, strict=True) if r.audio_clip.available}
     observed(request).update(items=len(specs), available=len(available),
                              unknown=len(specs) - len(ranked))
     if ranked:
