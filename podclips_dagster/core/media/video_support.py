@@ -8,10 +8,10 @@ costs two runs of `ffmpeg -encoders/-filters` (about 0.1 s) once.
 from __future__ import annotations
 
 import re
-import subprocess
 from functools import lru_cache
 
-from podclips_dagster.core.errors import DependencyUnavailable, VideoUnsupported
+from podclips_dagster.core.audio.ffmpeg import run_ffmpeg
+from podclips_dagster.core.errors import CutFailed, DependencyUnavailable, VideoUnsupported
 from podclips_dagster.core.media.audiogram import find_font
 
 _ENCODERS = ("libx264", "aac")
@@ -42,8 +42,8 @@ def require_video_support(ffmpeg: str, font_file: str | None) -> None:
 
 
 def _listing(ffmpeg: str, flag: str) -> str:
+    # Through run_ffmpeg like every other FFmpeg call: its minimal environment.
     try:
-        return subprocess.run([ffmpeg, "-hide_banner", flag], capture_output=True, text=True,
-                              timeout=30).stdout
-    except (OSError, subprocess.TimeoutExpired):
+        return run_ffmpeg(ffmpeg, [flag], timeout=30).stdout.decode(errors="replace")
+    except CutFailed:  # no binary, or it hung: nothing is listed
         return ""
