@@ -1,48 +1,44 @@
-"""The processes below a pid, read from /proc (Linux), for tests that must prove none is left."""
+"""The processes below a pid, through psutil, for tests that must prove none is left."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import psutil
 
 
-def _stat(pid: int) -> tuple[str, int] | None:
-    """(command name, parent pid) of `pid`, or None if it is gone."""
+def _names(processes) -> dict[int, str]:
+    """{pid: command name} of the live ones (a zombie holds nothing; a gone one neither)."""
+    found = {}
+    for process in processes:
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                found[process.pid] = process.name()
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def _below(pid: int, recursive: bool) -> dict[int, str]:
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    name = raw[raw.index("(") + 1:raw.rindex(")")]
-    fields = raw[raw.rindex(")") + 2:].split()
-    if fields[0] == "Z":
-        return None  # a zombie holds nothing
-    return name, int(fields[1])
+        return _names(psutil.Process(pid).children(recursive=recursive))
+    except psutil.NoSuchProcess:
+        return {}
 
 
 def children(pid: int) -> dict[int, str]:
     """Every live process whose parent is `pid`: {pid: command name}."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (stat := _stat(int(entry))) and stat[1] == pid:
-            found[int(entry)] = stat[0]
-    return found
+    return _below(pid, recursive=False)
 
 
 def descendants(pid: int) -> dict[int, str]:
-    found, todo = {}, [pid]
-    while todo:
-        for child, name in children(todo.pop()).items():
-            if child not in found:
-                found[child] = name
-                todo.append(child)
-    return found
+    return _below(pid, recursive=True)
 
 
 def alive(pid: int) -> bool:
-    return _stat(pid) is not None
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def environment(pid: int) -> dict[str, str]:
-    raw = Path(f"/proc/{pid}/environ").read_bytes()
-    return dict(item.split("=", 1) for item in raw.decode("utf-8", "replace").split("\0")
-                if "=" in item)
+    return psutil.Process(pid).environ()
