@@ -10,10 +10,10 @@ a cache hit of the other:
 - direct: `ensure_clip` over the clips with the asset's worker count, once
   before and once after the Dagster pass (on a third copy of the episodes),
   averaged: the machine's load moves between passes;
-- Dagster: `dagster-daemon run` as a subprocess, and a partition backfill of
-  the `audio_clips` partitions launched as the UI launches it (GraphQL
-  `launchPartitionBackfill`); timed from launch to the last partition's
-  materialization. Sensors and schedules are stopped first, so only the
+- Dagster: a code server and `podclips-daemon` on it (as `podclips dev` runs
+  them), and a partition backfill of the `audio_clips` partitions launched as
+  the UI launches it (GraphQL `launchPartitionBackfill`); timed from launch to
+  the last partition's materialization. Sensors and schedules are stopped first, so only the
   backfill uses the cores.
 Then it takes the backfill's runs apart by their event timestamps (backfill
 pickup, queue, process start, code load, resource init, cuts, per-partition
@@ -38,21 +38,25 @@ import dagster as dg
 from dagster._core.events import DagsterEventType
 from dagster._core.execution.backfill import BulkActionStatus
 from dagster._core.workspace.context import WorkspaceProcessContext
-from dagster._core.workspace.load_target import ModuleTarget
+from dagster._core.workspace.load_target import WorkspaceFileTarget
 from dagster_graphql.client.query import LAUNCH_PARTITION_BACKFILL_MUTATION
 from dagster_graphql.test.utils import execute_dagster_graphql
 
-from benchmarks.on_demand import REPO, embedded_stack, pct, seed, start_daemon, stop_daemon
+from benchmarks.on_demand import REPO, embedded_stack, pct, seed
 from podclips_dagster.config import Settings
 from podclips_dagster.core.clip_audit import audit_clip, audit_made_clip
 from podclips_dagster.core.service import ClipService
 from podclips_dagster.core.spec import ClipSpec
 from podclips_dagster.defs.clips.assets import CUT_WORKERS
 from podclips_dagster.defs.clips.registration import register_clip_partitions
+from podclips_dagster.devstack.dagster_processes import (
+    DEFINITIONS_MODULE,
+    running_code_server,
+    running_daemon,
+)
 from podclips_dagster.devstack.mongo_server import start_mongo
 
 AUDIO_CLIPS = dg.AssetKey("audio_clips")
-MODULE = "podclips_dagster.definitions"
 TIMEOUT_S = 900
 
 
@@ -108,7 +112,7 @@ def wait_backfill(instance, backfill_id: str, keys: list[str]) -> dict[str, floa
                       BulkActionStatus.COMPLETED_FAILED):
             raise SystemExit(f"backfill {backfill_id} ended {status}: {len(done)} of "
                              f"{len(wanted)} partitions materialized")
-        time.sleep(0.5)
+        time.sleep(2)  # the figures come from event timestamps, not from this loop
     raise SystemExit(f"backfill {backfill_id} not done after {TIMEOUT_S} s (see daemon.log)")
 
 
@@ -166,7 +170,7 @@ def isolated_costs(service: ClipService, specs: list[ClipSpec]) -> dict:
     """What a run repeats, timed alone: start-up, service init, the check (re-read or not)."""
     bare = python_startup("pass")
     with_dagster = python_startup("import dagster")
-    with_defs = python_startup(f"import {MODULE}")
+    with_defs = python_startup(f"import {DEFINITIONS_MODULE}")
     began = time.perf_counter()
     fresh = ClipService.from_settings(Settings.from_env())
     fresh.ensure_indexes()
@@ -189,20 +193,17 @@ def isolated_costs(service: ClipService, specs: list[ClipSpec]) -> dict:
 
 def dagster_pass(instance, env: dict, tmp: Path, warm: list[str], keys: list[str]) -> dict:
     register_clip_partitions(instance, warm + keys)
-    target = ModuleTarget(module_name=MODULE, attribute=None, working_directory=str(REPO),
-                          location_name=None)
-    with WorkspaceProcessContext(instance, target) as workspace:
-        request_context = workspace.create_request_context()
+    log = tmp / "daemon.log"
+    with running_code_server(env, tmp, log) as code, \
+            WorkspaceProcessContext(instance, WorkspaceFileTarget([str(code.workspace)])) as ws:
+        request_context = ws.create_request_context()
         stop_instigators(instance, request_context)
-        daemon = start_daemon(env, tmp / "daemon.log")
-        try:
-            warm_id = launch_backfill(request_context, warm)  # daemon + code server up
+        with running_daemon(env, code, log):
+            warm_id = launch_backfill(request_context, warm)  # daemon and run workers warm
             wait_backfill(instance, warm_id, warm)
             launched = time.time()
             backfill_id = launch_backfill(request_context, keys)
             done = wait_backfill(instance, backfill_id, keys)
-        finally:
-            stop_daemon(daemon)
     runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
     timelines = sorted((run_timeline(instance, r) for r in runs), key=lambda t: t["run_start_s"])
     return {"seconds": max(done.values()) - launched, "runs": timelines,
@@ -257,8 +258,8 @@ def summarize(args, direct_passes: tuple[float, float], dagster: dict, isolated:
         "direct_clips_per_s": round(direct_rate, 2),
         "dagster_clips_per_s": round(dagster_rate, 2),
         "ratio": round(dagster_rate / direct_rate, 2),
-        # The backfill daemon looks for new backfills every 30 s (fixed in Dagster), so
-        # 0-30 s of the wall time is when the launch fell in that cycle, whatever the size.
+        # podclips-daemon looks for new backfills every BACKFILL_DAEMON_INTERVAL_SECONDS:
+        # part of the wall time is when the launch fell in that cycle, whatever the size.
         "dagster_clips_per_s_after_pickup": round(
             args.clips / (dagster["seconds"] - dagster["backfill_pickup_s"]), 2),
         "direct_s": round(direct_s, 2),

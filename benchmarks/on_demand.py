@@ -4,7 +4,7 @@
 
 Starts an embedded SecantusDB, a temporary DAGSTER_HOME with the repo's
 dagster.yaml, the local object store, seeds tone-coded episodes, and runs
-`dagster-daemon run -m podclips_dagster.definitions` as a subprocess (sensors
+a code server and `podclips-daemon` on it, as `podclips dev` runs them (sensors
 on by default, the queued run coordinator and run launcher of `make dev`).
 Then measures, in order:
 - latency: N requests one after another, from `request_clip` (what
@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,7 @@ from podclips_dagster.core.api_keys import ApiKeys
 from podclips_dagster.core.requests import FINAL, ClipRequests, request_clip
 from podclips_dagster.core.service import ClipService
 from podclips_dagster.core.spec import ClipSpec
+from podclips_dagster.devstack.dagster_processes import running_code_server, running_daemon
 from podclips_dagster.devstack.mongo_server import free_port, start_mongo
 from podclips_dagster.devstack.synthetic_audio import make_episode, make_transcript_chunks
 
@@ -66,24 +66,6 @@ def seed(service: ClipService, guids: list[str], workdir: Path) -> dict[str, int
             "s3_audio_path": f"s3://{source.name}/{key}", "duration": EPISODE_MINUTES * 60})
         service.catalogue.chunks.insert_many([{**c, "episode_id": guid} for c in chunks])
     return {guid: len(chunks) for guid in guids}
-
-
-def start_daemon(env: dict, log_path: Path) -> subprocess.Popen:
-    daemon = Path(sys.executable).with_name("dagster-daemon")
-    return subprocess.Popen([str(daemon), "run", "-m", "podclips_dagster.definitions"],
-                            cwd=REPO, env=env, stdout=open(log_path, "wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def stop_daemon(daemon: subprocess.Popen) -> None:
-    """SIGTERM the daemon, then SIGKILL its process group: the code server it spawned
-    ignores SIGTERM and would outlive it."""
-    os.killpg(daemon.pid, signal.SIGTERM)
-    daemon.wait(60)
-    try:
-        os.killpg(daemon.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def embedded_stack(tmp: Path, mongo_uri: str, overrides: list[str]) -> dict:
@@ -276,34 +258,34 @@ def main() -> None:
 
     instance = DagsterInstance.get()
     instance.get_runs(limit=1)  # create the SQLite storage before other processes race to
-    daemon = start_daemon(env, tmp / "daemon.log")
     try:
-        began = time.perf_counter()
-        wait_final(store, [request(service, guids[0], 16)])  # daemon + code server up
-        warmup = time.perf_counter() - began
-        latency, stages = measure_latency(service, store, instance, guids, args.latency)
-        cli_seconds, cli_out = measure_cli(env, guids[-1], 15)
-        runs_before = len(instance.get_runs())
-        repeat = request_clip(service, guids[0], 0, 30, source="benchmark")
-        time.sleep(6)  # a sensor tick: a repeated request must not launch a run
-        repeat_new_runs = len(instance.get_runs()) - runs_before
-        first = args.latency // args.episodes + 1
-        throughput = measure_throughput(service, store, instance, guids, args.per_episode, first,
-                                        args.order)
-        base_latency, base_rate = measure_baseline(service, base_guids, args.latency,
-                                                   args.baseline, workers=2)
-        key = ApiKeys(service.db["api_keys"]).create("bench-sidecar-precut")
-        sidecar_precut = {}
-        for mode, chunk in (("direct", 13), ("queue", 14)):  # chunks no other part cuts
-            sidecar, url = start_sidecar(env, mode, tmp / f"sidecar-{mode}.log")
-            try:
-                sidecar_precut[mode] = measure_sidecar_precut(
-                    service, url, key, [(g, chunk) for g in guids[:args.sidecar_precut]])
-            finally:
-                os.killpg(sidecar.pid, 15)
-                sidecar.wait(30)
+        with running_code_server(env, tmp, tmp / "daemon.log") as code, \
+                running_daemon(env, code, tmp / "daemon.log"):
+            began = time.perf_counter()
+            wait_final(store, [request(service, guids[0], 16)])  # daemon + code server up
+            warmup = time.perf_counter() - began
+            latency, stages = measure_latency(service, store, instance, guids, args.latency)
+            cli_seconds, cli_out = measure_cli(env, guids[-1], 15)
+            runs_before = len(instance.get_runs())
+            repeat = request_clip(service, guids[0], 0, 30, source="benchmark")
+            time.sleep(6)  # a sensor tick: a repeated request must not launch a run
+            repeat_new_runs = len(instance.get_runs()) - runs_before
+            first = args.latency // args.episodes + 1
+            throughput = measure_throughput(service, store, instance, guids, args.per_episode,
+                                            first, args.order)
+            base_latency, base_rate = measure_baseline(service, base_guids, args.latency,
+                                                       args.baseline, workers=2)
+            key = ApiKeys(service.db["api_keys"]).create("bench-sidecar-precut")
+            sidecar_precut = {}
+            for mode, chunk in (("direct", 13), ("queue", 14)):  # chunks no other part cuts
+                sidecar, url = start_sidecar(env, mode, tmp / f"sidecar-{mode}.log")
+                try:
+                    sidecar_precut[mode] = measure_sidecar_precut(
+                        service, url, key, [(g, chunk) for g in guids[:args.sidecar_precut]])
+                finally:
+                    os.killpg(sidecar.pid, 15)
+                    sidecar.wait(30)
     finally:
-        stop_daemon(daemon)
         mongo.stop()
     result = {
         "dagster_yaml_overrides": args.set, "order": args.order,

@@ -12,7 +12,7 @@ SQLite is the repo's dagster.yaml. Then, in order:
   put back to pending between ticks;
 - times registering --batch new partitions the way the sensor daemon applies a
   sensor's request (one has_dynamic_partition per key, then one insert);
-- sends --requests on-demand requests at once through `dagster-daemon run` on that
+- sends --requests on-demand requests at once through `podclips-daemon run` on that
   instance (local object store, embedded SecantusDB): request -> done p50/p95, runs
   launched, every request final, no clip cut twice. --requests 0 skips it.
 Prints a table and, as the last line, one JSON object.
@@ -35,13 +35,14 @@ from pathlib import Path
 import dagster as dg
 from bson import ObjectId
 
-from benchmarks.on_demand import pct, request, seed, start_daemon, stop_daemon, wait_final
+from benchmarks.on_demand import pct, request, seed, wait_final
 from podclips_dagster.config import Settings
 from podclips_dagster.core.requests import ClipRequests
 from podclips_dagster.core.service import ClipService
 from podclips_dagster.defs.clips.partitions import AUDIO_CLIPS_PARTITIONS_NAME
 from podclips_dagster.defs.requests.sensors import clip_request_sensor
 from podclips_dagster.defs.resources import ClipServiceResource
+from podclips_dagster.devstack.dagster_processes import running_code_server, running_daemon
 from podclips_dagster.devstack.mongo_server import start_mongo
 from podclips_dagster.devstack.postgres_server import (
     create_dagster_schema,
@@ -123,8 +124,8 @@ def _runs(instance, run_keys) -> list:
 def through_daemon(env: dict, instance, service, guids: list[str], per_episode: int,
                    workdir: Path, timeout: float) -> dict:
     store = ClipRequests(service.db)
-    daemon = start_daemon(env, workdir / "daemon.log")
-    try:
+    with running_code_server(env, workdir, workdir / "daemon.log") as code, \
+            running_daemon(env, code, workdir / "daemon.log"):
         began = time.perf_counter()
         wait_final(store, [request(service, guids[0], per_episode)], timeout=timeout)  # warm-up
         warmup = time.perf_counter() - began
@@ -138,8 +139,6 @@ def through_daemon(env: dict, instance, service, guids: list[str], per_episode: 
         while time.perf_counter() < deadline and not all(
                 r.is_finished for r in _runs(instance, run_keys)):
             time.sleep(1)
-    finally:
-        stop_daemon(daemon)
     latency = [(d["finished_at"] - d["requested_at"]).total_seconds() for d in docs
                if d.get("finished_at")]
     runs = _runs(instance, run_keys)

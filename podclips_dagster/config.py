@@ -43,6 +43,13 @@ def _precut_budget(env: Mapping[str, str]) -> PrecutBudget:
     )
 
 
+def _backfill_interval(env: Mapping[str, str]) -> float:
+    seconds = _float(env, "BACKFILL_DAEMON_INTERVAL_SECONDS", 5.0)
+    if seconds < 1:  # an iteration queries the instance: not in a busy loop
+        raise ValueError(f"BACKFILL_DAEMON_INTERVAL_SECONDS must be at least 1, got {seconds}")
+    return seconds
+
+
 def env_is_set(name: str, env: Mapping[str, str] | None = None) -> bool:
     """Whether `name` is set (non-empty): the Dagster resource names it as an EnvVar then."""
     return bool((os.environ if env is None else env).get(name))
@@ -89,6 +96,7 @@ class Settings:
     share_base_url: str | None  # public base of share links (a custom domain); None: the request's
     font_file: str | None  # TrueType font for audiograms (the Lambda layer's); None: the OS's
     lease_ttl_seconds: int = 20  # a dead cutter's lease is taken over after this
+    backfill_daemon_interval_seconds: float = 5.0  # how often podclips-daemon reads backfills
 
     @property
     def local_objects_dir(self) -> Path:
@@ -147,6 +155,7 @@ class Settings:
             demand_model_cron=env.get("DEMAND_MODEL_CRON") or "20 4 * * *",
             dagster_home=Path(env["DAGSTER_HOME"]) if env.get("DAGSTER_HOME") else None,
             lease_ttl_seconds=_int(env, "LEASE_TTL_SECONDS", 20),
+            backfill_daemon_interval_seconds=_backfill_interval(env),
             share_base_url=(env.get("SHARE_BASE_URL") or "").rstrip("/") or None,
             font_file=env.get("PODCLIPS_FONT_FILE") or None,
         )

@@ -13,11 +13,12 @@ import boto3
 import pymongo
 import pytest
 
-from benchmarks.on_demand import seed, start_daemon, stop_daemon, wait_final
+from benchmarks.on_demand import seed, wait_final
 from podclips_dagster.config import Settings
 from podclips_dagster.core.requests import ClipRequests, request_clip
 from podclips_dagster.core.service import ClipService
 from podclips_dagster.core.spec import ClipSpec
+from podclips_dagster.devstack.dagster_processes import running_code_server, running_daemon
 from podclips_dagster.devstack.postgres_server import create_dagster_schema, local_instance_yaml
 from tests.postgres_fixtures import REPO, needs_postgres, sql
 
@@ -54,13 +55,14 @@ def stack(mongo_server, s3_server, postgres_server, tmp_path_factory):
 
     create_dagster_schema(dagster_home)
     instance = DagsterInstance.get()
-    daemon = start_daemon(dict(os.environ), tmp / "daemon.log")
+    log = tmp / "daemon.log"
     try:
-        yield SimpleNamespace(service=service, instance=instance, url=env["DAGSTER_PG_URL"],
-                              s3=s3, logs_bucket=logs, daemon_log=tmp / "daemon.log")
-        instance.dispose()
+        with running_code_server(dict(os.environ), tmp, log) as code, \
+                running_daemon(dict(os.environ), code, log):
+            yield SimpleNamespace(service=service, instance=instance, url=env["DAGSTER_PG_URL"],
+                                  s3=s3, logs_bucket=logs, daemon_log=log)
+            instance.dispose()
     finally:
-        stop_daemon(daemon)
         os.environ.clear()
         os.environ.update(saved)
         pymongo.MongoClient(mongo_server.uri).drop_database(env["MONGODB_DB"])
@@ -136,7 +138,7 @@ def test_a_multi_partition_backfill_runs_on_postgres(stack):
     runs = sql(stack.url, "SELECT runs.run_id, runs.status FROM runs JOIN run_tags "
                "ON run_tags.run_id = runs.run_id "
                "WHERE run_tags.key = 'dagster/backfill' AND run_tags.value = %s", backfill_id)
-    # BackfillPolicy.multi_run(25): six partitions of one backfill are one run.
+    # BackfillPolicy.multi_run: six partitions of one backfill are one run.
     assert len(runs) == 1 and runs[0][1] == "SUCCESS"
     assert _materialized(stack.url, [r[0] for r in runs]) == sorted(keys)
     assert sql(stack.url, "SELECT count(*) FROM dynamic_partitions "

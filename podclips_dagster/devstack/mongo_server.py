@@ -25,7 +25,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -67,7 +67,7 @@ def start_mongo(data_dir: Path | str, port: int | None = None, detach: bool = Fa
     proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                             start_new_session=detach)
     deadline = time.monotonic() + timeout
-    while not _port_open(port):
+    while not port_open(port):
         if proc.poll() is not None:
             raise DependencyUnavailable(
                 f"the embedded MongoDB server exited with code {proc.returncode}"
@@ -93,7 +93,7 @@ def embedded_mongo_uri(home: Path) -> str:
     if state.exists():
         try:
             info = json.loads(state.read_text())
-            if _port_open(info["port"]):
+            if port_open(info["port"]):
                 return uri_for(info["port"])
         except (ValueError, KeyError, OSError):
             pass

@@ -1,8 +1,10 @@
 """`podclips dev`: the whole local stack in the foreground.
 
-Ctrl-C, SIGTERM (to it or its process group) or SIGHUP stops all of it:
-`dagster dev` and its children, uvicorn, and the embedded MongoDB-protocol
-server it started (one left by an earlier CLI call is not its to stop).
+Dagster runs as in production (devstack/dagster_processes.py): a code server, the
+webserver and `podclips-daemon`. Ctrl-C, SIGTERM (to it or its process group) or
+SIGHUP stops all of it: those and what they started (run workers), uvicorn, and
+the embedded MongoDB-protocol server it started (one left by an earlier CLI call
+is not its to stop).
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ from pathlib import Path
 import psutil
 
 from podclips_dagster.config import Settings
+from podclips_dagster.devstack.dagster_processes import (
+    CodeServer,
+    CodeServerFailed,
+    start_code_server,
+    start_daemon,
+    start_webserver,
+    stop_code_server,
+)
 from podclips_dagster.devstack.mongo_server import (
     EmbeddedMongo,
     embedded_mongo_uri,
@@ -59,8 +69,8 @@ def prepare_dagster_home(settings: Settings, instance_yaml: str | None = None) -
     return dagster_home
 
 
-# Each child gets this long after SIGTERM before its process group is SIGKILLed; dagster dev
-# stops its webserver, daemon and code servers in a few seconds when it stops at all.
+# Each child gets this long after SIGTERM before its process group is SIGKILLed; the
+# webserver and the daemon stop in a few seconds when they stop at all.
 GRACE_SECONDS = 15.0
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -86,13 +96,16 @@ class _Stopping:
         raise KeyboardInterrupt
 
 
-def _stop(stopping: _Stopping, children: list[subprocess.Popen],
+def _stop(stopping: _Stopping, children: list[subprocess.Popen], code: CodeServer | None,
           own_mongo: EmbeddedMongo | None, home: Path) -> None:
     stopping.requested = True  # from here on a signal only hurries the stop
-    # The API and Dagster first (they use MongoDB), then MongoDB, then anything left.
+    # The API and Dagster first (they use MongoDB; the code server after its clients), then
+    # MongoDB, then anything left.
     stop_tree([p for p in map(_process, children) if p], GRACE_SECONDS, stopping.hurry)
     for child in children:
         child.poll()  # reap
+    if code:
+        stop_code_server(code.process)
     if own_mongo:
         own_mongo.stop()
         stop_embedded_mongo(home)
@@ -110,9 +123,9 @@ def run_dev(settings: Settings, host: str, dagster_port: int, api_port: int, see
             postgres: bool = False) -> int:
     stopping = _Stopping()
     stopping.install()
-    become_subreaper()  # what dagster dev leaves behind stays ours to stop
+    become_subreaper()  # what Dagster's processes leave behind stays ours to stop
     children: list[subprocess.Popen] = []
-    own_mongo = pg = None
+    own_mongo = pg = code = None
     try:
         settings.home.mkdir(parents=True, exist_ok=True)
         uri, own_mongo = _start_mongo(settings)
@@ -132,28 +145,28 @@ def run_dev(settings: Settings, host: str, dagster_port: int, api_port: int, see
             from podclips_dagster.devstack.demo import seed_and_register
 
             seed_and_register(Settings.from_env(), count=None)
-        # Each child leads its own process group, so stopping it stops what it started
-        # (dagster dev runs a webserver, a daemon and a code server).
+        # Each child leads its own process group, so stopping it stops what it started.
         children.append(subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory",
              "podclips_dagster.sidecar.app:create_app",
              "--host", host, "--port", str(api_port), "--log-level", "warning",
              "--no-proxy-headers"],  # client IPs for rate limits: the socket peer only
             env=env, start_new_session=True))
-        children.append(subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-m", "podclips_dagster.definitions",
-             "-h", host, "-p", str(dagster_port)], env=env, cwd=settings.home,
-            start_new_session=True))
+        code = start_code_server(env, Path(env["DAGSTER_HOME"]))  # waits until it serves
+        children += [start_webserver(env, code, host, dagster_port), start_daemon(env, code)]
         log.info("Dagster UI: http://%s:%d   API: %s   data: %s", host, dagster_port, api_url,
                  settings.home)
-        while all(child.poll() is None for child in children):
+        while all(child.poll() is None for child in [*children, code.process]):
             time.sleep(0.5)
         log.error("a component exited; stopping the stack")
+        return 1
+    except CodeServerFailed as error:
+        log.error("%s; stopping the stack", error)
         return 1
     except KeyboardInterrupt:
         log.info("stopping")
         return 0
     finally:
-        _stop(stopping, children, own_mongo, settings.home)
+        _stop(stopping, children, code, own_mongo, settings.home)
         if pg:
             pg.stop()

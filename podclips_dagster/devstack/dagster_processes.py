@@ -1,0 +1,110 @@
+"""The Dagster processes of the local stack, laid out as production runs them
+(deploy/dagster): one code server, and a webserver and `podclips-daemon` that reach it
+over gRPC through a workspace file.
+
+`dagster dev` would run the same three, but with Dagster's own daemon, which looks
+at backfills every 30 s (see podclips_dagster/daemon.py).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from podclips_dagster.devstack.mongo_server import free_port, port_open
+from podclips_dagster.devstack.process_tree import stop_tree
+
+DEFINITIONS_MODULE = "podclips_dagster.definitions"
+# The name `dagster dev -m` gave the location: sensor and schedule states of an existing
+# PODCLIPS_HOME are kept under it.
+LOCATION_NAME = DEFINITIONS_MODULE
+CODE_SERVER_START_TIMEOUT_S = 180.0
+# A code server ignores SIGTERM while it waits (up to 60 s) for RPCs to end; it holds no
+# state, so once its clients are stopped it gets this long before SIGKILL.
+CODE_SERVER_GRACE_S = 2.0
+
+
+class CodeServerFailed(RuntimeError):
+    """The code server exited or did not serve in time (its output says why)."""
+
+
+@dataclass(frozen=True)
+class CodeServer:
+    process: subprocess.Popen
+    port: int
+    workspace: Path  # the workspace file that names it, for the webserver and the daemon
+
+
+def start_code_server(env: dict, workdir: Path, log=None) -> CodeServer:
+    """Start the code server and wait until it serves; `workdir` gets its workspace file."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dagster", "code-server", "start", "-h", "127.0.0.1",
+         "-p", str(port), "-m", DEFINITIONS_MODULE, "--location-name", LOCATION_NAME],
+        env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT if log else None,
+        start_new_session=True)
+    deadline = time.monotonic() + CODE_SERVER_START_TIMEOUT_S
+    while not port_open(port):  # it opens once the definitions have loaded
+        if process.poll() is not None:
+            raise CodeServerFailed(f"the Dagster code server exited with code {process.returncode} "
+                               "before serving (its output says why)")
+        if time.monotonic() > deadline:
+            stop_code_server(process)
+            raise CodeServerFailed(f"the Dagster code server did not serve on port {port} within "
+                               f"{CODE_SERVER_START_TIMEOUT_S:.0f} s")
+        time.sleep(0.1)
+    workspace = workdir / "workspace.yaml"
+    workspace.write_text("load_from:\n  - grpc_server:\n      host: 127.0.0.1\n"
+                         f"      port: {port}\n      location_name: {LOCATION_NAME}\n")
+    return CodeServer(process, port, workspace)
+
+
+def start_webserver(env: dict, code: CodeServer, host: str, port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dagster_webserver", "-h", host, "-p", str(port),
+         "-w", str(code.workspace)],
+        env=env, cwd=code.workspace.parent, start_new_session=True)
+
+
+def start_daemon(env: dict, code: CodeServer, log=None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "podclips_dagster.daemon", "run", "-w", str(code.workspace)],
+        env=env, cwd=code.workspace.parent, stdout=log,
+        stderr=subprocess.STDOUT if log else None, start_new_session=True)
+
+
+def stop_code_server(process: subprocess.Popen) -> None:
+    try:
+        stop_tree([psutil.Process(process.pid)], CODE_SERVER_GRACE_S)
+    except psutil.NoSuchProcess:
+        pass
+    process.poll()
+
+
+@contextmanager
+def running_code_server(env: dict, workdir: Path, log_path: Path):
+    """`start_code_server`, logging to `log_path`, stopped on exit."""
+    with open(log_path, "ab") as log:
+        code = start_code_server(env, workdir, log)
+        try:
+            yield code
+        finally:
+            stop_code_server(code.process)
+
+
+@contextmanager
+def running_daemon(env: dict, code: CodeServer, log_path: Path):
+    """`podclips-daemon` on `code`, logging to `log_path`, stopped on exit."""
+    with open(log_path, "ab") as log:
+        daemon = start_daemon(env, code, log)
+        try:
+            yield daemon
+        finally:
+            stop_tree([psutil.Process(daemon.pid)], 60.0)
+            daemon.poll()
