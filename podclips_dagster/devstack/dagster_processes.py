@@ -25,8 +25,9 @@ DEFINITIONS_MODULE = "podclips_dagster.definitions"
 # PODCLIPS_HOME are kept under it.
 LOCATION_NAME = DEFINITIONS_MODULE
 CODE_SERVER_START_TIMEOUT_S = 180.0
-# A code server ignores SIGTERM while it waits (up to 60 s) for RPCs to end; it holds no
-# state, so once its clients are stopped it gets this long before SIGKILL.
+# `dagster code-server start` did not stop within 30 s of SIGTERM here (it says it waits up to
+# 60 s for RPCs to end); it holds no state, so once its clients are stopped it gets this long
+# before SIGKILL.
 CODE_SERVER_GRACE_S = 2.0
 
 
@@ -50,14 +51,15 @@ def start_code_server(env: dict, workdir: Path, log=None) -> CodeServer:
         env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT if log else None,
         start_new_session=True)
     deadline = time.monotonic() + CODE_SERVER_START_TIMEOUT_S
-    while not port_open(port):  # it opens once the definitions have loaded
+    # The port opens once the definitions have loaded, or failed to (the UI then shows why).
+    while not port_open(port):
         if process.poll() is not None:
-            raise CodeServerFailed(f"the Dagster code server exited with code {process.returncode} "
-                               "before serving (its output says why)")
+            raise CodeServerFailed(f"the Dagster code server exited with code "
+                                   f"{process.returncode} before serving (its output says why)")
         if time.monotonic() > deadline:
             stop_code_server(process)
-            raise CodeServerFailed(f"the Dagster code server did not serve on port {port} within "
-                               f"{CODE_SERVER_START_TIMEOUT_S:.0f} s")
+            raise CodeServerFailed(f"the Dagster code server did not serve on port {port} "
+                                   f"within {CODE_SERVER_START_TIMEOUT_S:.0f} s")
         time.sleep(0.1)
     workspace = workdir / "workspace.yaml"
     workspace.write_text("load_from:\n  - grpc_server:\n      host: 127.0.0.1\n"
