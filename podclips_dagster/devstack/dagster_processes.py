@@ -81,32 +81,36 @@ def start_daemon(env: dict, code: CodeServer, log=None) -> subprocess.Popen:
         stderr=subprocess.STDOUT if log else None, start_new_session=True)
 
 
-def stop_code_server(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen, grace: float) -> None:
     try:
-        stop_tree([psutil.Process(process.pid)], CODE_SERVER_GRACE_S)
+        stop_tree([psutil.Process(process.pid)], grace)
     except psutil.NoSuchProcess:
         pass
     process.poll()
 
 
+def stop_code_server(process: subprocess.Popen) -> None:
+    _stop(process, CODE_SERVER_GRACE_S)
+
+
 @contextmanager
+def _running(log_path: Path, start, stop):
+    """What `start(log)` started, logging to `log_path`; `stop` on exit."""
+    with open(log_path, "ab") as log:
+        started = start(log)
+        try:
+            yield started
+        finally:
+            stop(started)
+
+
 def running_code_server(env: dict, workdir: Path, log_path: Path):
-    """`start_code_server`, logging to `log_path`, stopped on exit."""
-    with open(log_path, "ab") as log:
-        code = start_code_server(env, workdir, log)
-        try:
-            yield code
-        finally:
-            stop_code_server(code.process)
+    """`start_code_server` as a context manager (benchmarks, tests)."""
+    return _running(log_path, lambda log: start_code_server(env, workdir, log),
+                    lambda code: stop_code_server(code.process))
 
 
-@contextmanager
 def running_daemon(env: dict, code: CodeServer, log_path: Path):
-    """`podclips-daemon` on `code`, logging to `log_path`, stopped on exit."""
-    with open(log_path, "ab") as log:
-        daemon = start_daemon(env, code, log)
-        try:
-            yield daemon
-        finally:
-            stop_tree([psutil.Process(daemon.pid)], 60.0)
-            daemon.poll()
+    """`start_daemon` as a context manager: stopped (SIGTERM, then SIGKILL after 60 s) on exit."""
+    return _running(log_path, lambda log: start_daemon(env, code, log),
+                    lambda daemon: _stop(daemon, 60.0))
