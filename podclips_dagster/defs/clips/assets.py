@@ -36,10 +36,10 @@ transcript_chunks = dg.AssetSpec(
 CUT_WORKERS = 2
 # Sensor and schedule batches: small runs, so an on-demand clip never waits long for a slot.
 MAX_PARTITIONS_PER_RUN = 25
-# Backfills: a run starts ~3 s after the pool frees (queue, process start, importing Dagster
-# and the definitions), so 200 clips (~30 s of cutting on 2 cores) keep that near a tenth,
-# while an on-demand run queued behind a backfill waits at most one such step
-# (benchmarks/backfill_throughput.py).
+# Backfills: a run pays ~3 s before its first cut (queue, process start, importing Dagster and
+# the definitions) and the daemon writes a planned event per partition first; 200 clips (~30 s
+# of cutting on 2 cores) keep that near a tenth, while an on-demand run queued behind a
+# backfill waits at most one such step (benchmarks/backfill_throughput.py).
 BACKFILL_PARTITIONS_PER_RUN = 200
 # Who wanted the run's clips, recorded as the clip's `requested_by` ("precut" for the
 # pre-cut schedule's runs, so pre-cuts can be told from clips made on demand).
