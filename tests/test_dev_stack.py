@@ -65,6 +65,8 @@ def test_podclips_dev_leaves_nothing_running(how, tmp_path):
             dev.send_signal(signal.SIGHUP)
         dev.wait(90)
         _wait(lambda: not [pid for pid in started if alive(pid)], 10, "the stack to stop")
+        said = dev.stderr.read().decode()
+        assert "Traceback" not in said, said[-3000:]  # a quiet stop, the code server's too
     finally:
         if dev.poll() is None:
             os.killpg(dev.pid, signal.SIGKILL)

@@ -16,18 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from dagster._core.errors import DagsterUserCodeUnreachableError
+from dagster._grpc.client import DagsterGrpcClient
 
 from podclips_dagster.devstack.mongo_server import free_port, port_open
-from podclips_dagster.devstack.process_tree import stop_tree
+from podclips_dagster.devstack.process_tree import descendants, stop_tree
 
 DEFINITIONS_MODULE = "podclips_dagster.definitions"
 # The name `dagster dev -m` gave the location: sensor and schedule states of an existing
 # PODCLIPS_HOME are kept under it.
 LOCATION_NAME = DEFINITIONS_MODULE
 CODE_SERVER_START_TIMEOUT_S = 180.0
-# `dagster code-server start` did not stop within 30 s of SIGTERM here (it says it waits up to
-# 60 s for RPCs to end); it holds no state, so once its clients are stopped it gets this long
-# before SIGKILL.
+# A code server is asked to shut down over gRPC: on SIGTERM it printed a KeyboardInterrupt
+# traceback and did not exit. It holds no state: whatever is left after this long is stopped.
 CODE_SERVER_GRACE_S = 2.0
 
 
@@ -57,7 +58,7 @@ def start_code_server(env: dict, workdir: Path, log=None) -> CodeServer:
             raise CodeServerFailed(f"the Dagster code server exited with code "
                                    f"{process.returncode} before serving (its output says why)")
         if time.monotonic() > deadline:
-            stop_code_server(process)
+            _stop(process, CODE_SERVER_GRACE_S)
             raise CodeServerFailed(f"the Dagster code server did not serve on port {port} "
                                    f"within {CODE_SERVER_START_TIMEOUT_S:.0f} s")
         time.sleep(0.1)
@@ -89,8 +90,19 @@ def _stop(process: subprocess.Popen, grace: float) -> None:
     process.poll()
 
 
-def stop_code_server(process: subprocess.Popen) -> None:
-    _stop(process, CODE_SERVER_GRACE_S)
+def stop_code_server(code: CodeServer) -> None:
+    """Shut it down over gRPC, then stop what is left of its tree (run workers it started)."""
+    try:
+        tree = [psutil.Process(code.process.pid), *descendants(code.process.pid)]
+    except psutil.NoSuchProcess:
+        return
+    try:
+        DagsterGrpcClient(port=code.port, host="127.0.0.1").shutdown_server()
+        code.process.wait(CODE_SERVER_GRACE_S)
+    except (DagsterUserCodeUnreachableError, subprocess.TimeoutExpired):
+        pass  # not serving, or slow to go: the signals below
+    stop_tree([p for p in tree if p.is_running()], CODE_SERVER_GRACE_S)
+    code.process.poll()
 
 
 @contextmanager
@@ -107,7 +119,7 @@ def _running(log_path: Path, start, stop):
 def running_code_server(env: dict, workdir: Path, log_path: Path):
     """`start_code_server` as a context manager (benchmarks, tests)."""
     return _running(log_path, lambda log: start_code_server(env, workdir, log),
-                    lambda code: stop_code_server(code.process))
+                    stop_code_server)
 
 
 def running_daemon(env: dict, code: CodeServer, log_path: Path):

@@ -105,7 +105,7 @@ def _stop(stopping: _Stopping, children: list[subprocess.Popen], code: CodeServe
     for child in children:
         child.poll()  # reap
     if code:
-        stop_code_server(code.process)
+        stop_code_server(code)
     if own_mongo:
         own_mongo.stop()
         stop_embedded_mongo(home)
