@@ -24,9 +24,7 @@ table and, as the last line, one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,7 +41,7 @@ from dagster._core.workspace.load_target import WorkspaceFileTarget
 from dagster_graphql.client.query import LAUNCH_PARTITION_BACKFILL_MUTATION
 from dagster_graphql.test.utils import execute_dagster_graphql
 
-from benchmarks.on_demand import REPO, embedded_stack, pct, seed
+from benchmarks.on_demand import REPO, embedded_stack, finish, pct, seed
 from podclips_dagster.config import Settings
 from podclips_dagster.core.clip_audit import audit_clip, audit_made_clip
 from podclips_dagster.core.service import ClipService
@@ -249,11 +247,7 @@ def main() -> None:
         mongo.stop()
     result = summarize(args, (direct_s, direct_after_s), dagster, isolated)
     print_table(result)
-    if args.keep:
-        print(f"kept {tmp}", file=sys.stderr)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(json.dumps(result))
+    finish(result, tmp, args.keep)
 
 
 def summarize(args, direct_passes: tuple[float, float], dagster: dict, isolated: dict) -> dict:

@@ -223,6 +223,15 @@ def instance_config(overrides: list[str]) -> str:
     return yaml.safe_dump(config)
 
 
+def finish(result: dict, tmp: Path, keep: bool) -> None:
+    """A benchmark's last words: keep or remove its temp dir, then its JSON line."""
+    if keep:
+        print(f"kept {tmp}", file=sys.stderr)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(result))
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 3)
@@ -307,11 +316,7 @@ def main() -> None:
             result["sidecar_precut_s"]["queue"]["p50"]
             / max(result["sidecar_precut_s"]["direct"]["p50"], 1e-3), 1)}
     print_table(result)
-    if args.keep:
-        print(f"kept {tmp}", file=sys.stderr)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(json.dumps(result))
+    finish(result, tmp, args.keep)
 
 
 def print_table(r: dict) -> None:

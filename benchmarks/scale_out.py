@@ -21,11 +21,9 @@ Prints a table and, as the last line, one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -35,7 +33,7 @@ from pathlib import Path
 import dagster as dg
 from bson import ObjectId
 
-from benchmarks.on_demand import pct, request, seed, wait_final
+from benchmarks.on_demand import finish, pct, request, seed, wait_final
 from podclips_dagster.config import Settings
 from podclips_dagster.core.requests import ClipRequests
 from podclips_dagster.core.service import ClipService
@@ -268,11 +266,7 @@ def main() -> None:
         "register_batch": round(result["sqlite"]["register_batch_s"] /
                                 max(result["postgres"]["register_batch_s"], 1e-3), 2)}
     print_table(result, args)
-    if args.keep:
-        print(f"kept {tmp}", file=sys.stderr)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(json.dumps(result))
+    finish(result, tmp, args.keep)
 
 
 if __name__ == "__main__":
